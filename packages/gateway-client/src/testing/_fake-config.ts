@@ -27,6 +27,8 @@ export type ConfigPatchInput = {
   baseHash?: string | undefined;
   replacePaths?: readonly string[] | undefined;
   note?: string | undefined;
+  /** Emulates servers older than 2026.9.x: arrays are replaced whole, with no array-shrink check. */
+  legacy?: boolean | undefined;
 };
 
 function isPlainObject(value: unknown): value is Json {
@@ -277,7 +279,9 @@ export function createConfigStore(options: ConfigStoreOptions): ConfigStore {
       }
       const merged = restoreRedacted(applyMergePatch(base, parsed), base) as Json;
       const replacePaths = new Set(input.replacePaths ?? []);
-      const unconfirmed = destructiveArrayPaths(base, parsed, merged).filter((p) => !replacePaths.has(p));
+      const unconfirmed = input.legacy
+        ? []
+        : destructiveArrayPaths(base, parsed, merged).filter((p) => !replacePaths.has(p));
       if (unconfirmed.length > 0) {
         return {
           success: false,

@@ -119,6 +119,7 @@ export function createMethodTable(deps: MethodDeps): Map<string, MethodSpec> {
         baseHash: params.baseHash as string | undefined,
         replacePaths: params.replacePaths as string[] | undefined,
         note: params.note as string | undefined,
+        legacy: core.legacyConfigPatch,
       });
       if (!outcome.success) return { ok: false, error: outcome.error };
       if (!outcome.noop) {
