@@ -18,9 +18,7 @@ const PAYLOAD_BYTES = Number(process.env.BENCH_PAYLOAD_BYTES ?? 400);
 
 type Ready = { op: 'ready'; url: string; floorUrl: string; token: string };
 
-const worker = new Worker(new URL('./_server-worker.ts', import.meta.url), {
-  execArgv: ['--import', 'tsx'],
-});
+const worker = new Worker(new URL('./_server-worker.mjs', import.meta.url));
 const ready = await new Promise<Ready>((resolve, reject) => {
   worker.once('error', reject);
   worker.on('message', (message: { op: string }) => {

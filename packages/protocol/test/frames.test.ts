@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import * as v from 'valibot';
 import {
   type EventFrame,
+  EventFrameSchema,
   PROTOCOL_VERSION_MAX,
   PROTOCOL_VERSION_MIN,
   parseFrame,
   parseFrameObject,
   type ResponseFrame,
+  ResponseFrameSchema,
   serializeEvent,
   serializeRequest,
   serializeResponse,
@@ -165,5 +168,47 @@ describe('parseFrameObject', () => {
     assert.equal(parsed.frame.seq, 3);
     assert.equal(parseFrameObject(undefined).success, false);
     assert.equal(parseFrameObject([{ type: 'event' }]).success, false);
+  });
+
+  it('accepts exactly the envelopes the schemas accept (fast path and schema agree)', () => {
+    const events: Record<string, unknown>[] = [
+      { type: 'event', event: 'tick' },
+      { type: 'event', event: 'tick', seq: 0, extra: { a: 1 } },
+      { type: 'event', event: 'tick', seq: 1.5 },
+      { type: 'event', event: 'tick', seq: -1 },
+      { type: 'event', event: 'tick', seq: '3' },
+      { type: 'event', event: '' },
+      { type: 'event', event: 7 },
+      { type: 'event' },
+      { type: 'event', event: 'health', stateVersion: { presence: 1, health: 2 } },
+      { type: 'event', event: 'health', stateVersion: { presence: '1' } },
+      { type: 'event', event: 'health', stateVersion: null },
+      { type: 'event', event: 'health', stateVersion: [] },
+    ];
+    for (const frame of events) {
+      const parsed = parseFrameObject(frame);
+      assert.equal(parsed.success, v.safeParse(EventFrameSchema, frame).success, JSON.stringify(frame));
+    }
+    const responses: Record<string, unknown>[] = [
+      { type: 'res', id: 'a', ok: true, payload: {} },
+      { type: 'res', id: 'a', ok: false, error: { code: 'X', message: 'm' } },
+      { type: 'res', id: 'a', ok: false, error: { code: 'X' } },
+      { type: 'res', id: 'a', ok: true, error: { code: 'X', message: 'm' } },
+      { type: 'res', id: 'a', ok: true, error: 'boom' },
+      { type: 'res', id: 1, ok: true },
+      { type: 'res', id: 'a', ok: 'yes' },
+      { type: 'res', id: 'a' },
+    ];
+    for (const frame of responses) {
+      const parsed = parseFrameObject(frame);
+      assert.equal(parsed.success, v.safeParse(ResponseFrameSchema, frame).success, JSON.stringify(frame));
+    }
+  });
+
+  it('returns a well-formed event envelope without copying it', () => {
+    const frame = { type: 'event', event: 'session.tool', payload: { big: 'x' }, seq: 9 };
+    const parsed = parseFrameObject(frame);
+    assert.ok(parsed.success && parsed.kind === 'event');
+    assert.equal(parsed.frame, frame);
   });
 });

@@ -58,6 +58,16 @@ function eventFrames(count: number, payloadBytes: number): string[] {
   return frames;
 }
 
+function lastSeq(sent: readonly (string | Buffer)[]): number {
+  for (let i = sent.length - 1; i >= 0; i--) {
+    const frame = sent[i];
+    if (typeof frame !== 'string') continue;
+    const match = /"seq":(\d+)\}$/.exec(frame);
+    if (match) return Number(match[1]);
+  }
+  return 0;
+}
+
 port.on('message', (command: Command) => {
   if (command.op === 'close') {
     for (const client of floor.clients) client.terminate();
@@ -67,12 +77,13 @@ port.on('message', (command: Command) => {
   }
   const frames = eventFrames(command.count, command.payloadBytes);
   if (command.target === 'fake') {
-    // The client is subscribed and its seq baseline is set by earlier events; keep seq contiguous
-    // by letting the fake number the frames.
-    for (const frame of frames) {
-      const parsed = JSON.parse(frame) as { event: string; payload: unknown };
-      fake.sendEvent(parsed.event, parsed.payload);
-    }
+    // Frames are serialised before sending (as for the floor) and numbered to continue the
+    // connection's own seq, so the client sees a contiguous stream and the worker's cost stays
+    // out of the measurement.
+    const connection = fake.openConnections[0];
+    if (!connection) throw new Error('bench: the client is not connected');
+    let seq = lastSeq(connection.sent);
+    for (const frame of frames) fake.sendRaw(frame.replace('"seq":0}', `"seq":${++seq}}`));
   } else {
     for (const client of floor.clients) for (const frame of frames) client.send(frame);
   }
