@@ -1,9 +1,23 @@
-// Shared test helpers (not a test file): a recording logger, event waits and a bare ws server.
+// Shared test helpers (not a test file): a recording logger, event waits, fake and bare ws servers with
+// a client attached, and failure capture.
+import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@defenseclaw/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { ClientEventMap, GatewayClient } from '../src/index.ts';
-import { deviceIdentityFromSeed } from '../src/index.ts';
+import {
+  type ClientEventMap,
+  createGatewayClient,
+  deviceIdentityFromSeed,
+  type GatewayClient,
+  type GatewayClientError,
+  type GatewayClientOptions,
+  isGatewayClientError,
+} from '../src/index.ts';
+import {
+  createFakeOpenClawGateway,
+  type FakeOpenClawGateway,
+  type FakeOpenClawGatewayOptions,
+} from '../src/testing/index.ts';
 
 /** One captured log line. */
 export type LogLine = {
@@ -95,6 +109,93 @@ export async function createRawServer(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A loopback URL where nothing listens (connections are refused). */
+export async function deadUrl(): Promise<{ url: string; port: number }> {
+  const raw = await createRawServer(() => {});
+  await raw.close();
+  return { url: raw.url, port: raw.port };
+}
+
+/** The body of `withFakeClient` and `withConnectedClient`. */
+export type FakeClientBody = (fake: FakeOpenClawGateway, client: GatewayClient) => Promise<void>;
+
+/**
+ * Runs `body` with a fresh fake gateway and a client (with `testIdentity`) pointed at it, not yet connected,
+ * and closes the client, then the fake, even when `body` throws.
+ */
+export async function withFakeClient(
+  fakeOptions: FakeOpenClawGatewayOptions,
+  clientOptions: Partial<GatewayClientOptions>,
+  body: FakeClientBody,
+): Promise<void> {
+  const fake = await createFakeOpenClawGateway(fakeOptions);
+  const client = createGatewayClient({ url: fake.url, identity: testIdentity, ...clientOptions });
+  try {
+    await body(fake, client);
+  } finally {
+    await client.close();
+    await fake.close();
+  }
+}
+
+/** Like `withFakeClient`, with `token` on both sides and the client connected before `body` runs. */
+export function withConnectedClient(
+  token: string,
+  fakeOptions: FakeOpenClawGatewayOptions,
+  clientOptions: Partial<GatewayClientOptions>,
+  body: FakeClientBody,
+): Promise<void> {
+  return withFakeClient({ token, ...fakeOptions }, { token, ...clientOptions }, async (fake, client) => {
+    await client.connect();
+    await body(fake, client);
+  });
+}
+
+/**
+ * Runs `body` with a bare ws server (see `createRawServer`) and a client (with `testIdentity`) pointed at it,
+ * and closes the client, then the server, even when `body` throws.
+ */
+export async function withRawClient(
+  onConnection: (ws: WebSocket, headers: Record<string, unknown>) => void,
+  clientOptions: Partial<GatewayClientOptions>,
+  body: (client: GatewayClient) => Promise<void>,
+): Promise<void> {
+  const raw = await createRawServer(onConnection);
+  const client = createGatewayClient({ url: raw.url, identity: testIdentity, ...clientOptions });
+  try {
+    await body(client);
+  } finally {
+    await client.close();
+    await raw.close();
+  }
+}
+
+/** Awaits `promise`, asserts that it rejects with a GatewayClientError, and returns that error. */
+export async function failure(promise: Promise<unknown>): Promise<GatewayClientError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(isGatewayClientError(error), `expected a GatewayClientError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('the call resolved but should have failed');
+}
+
+/** Under mock timers: collects the next `count` `reconnecting` events, ticking through each backoff but the last. */
+export async function nextReconnects(
+  client: GatewayClient,
+  tick: (ms: number) => void,
+  count: number,
+): Promise<ClientEventMap['reconnecting'][]> {
+  const seen: ClientEventMap['reconnecting'][] = [];
+  for (let i = 0; i < count; i++) {
+    const event = await nextEvent(client, 'reconnecting');
+    seen.push(event);
+    if (i < count - 1) tick(event.delayMs);
+  }
+  return seen;
 }
 
 /** Sends a `connect.challenge` the way OpenClaw does. */

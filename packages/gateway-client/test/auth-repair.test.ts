@@ -3,14 +3,17 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { readOpenClawToken, resolveOpenClawConfigPath } from '../src/index.ts';
 import {
-  createGatewayClient,
-  type GatewayClient,
-  readOpenClawToken,
-  resolveOpenClawConfigPath,
-} from '../src/index.ts';
-import { createFakeOpenClawGateway, type FakeOpenClawGatewayOptions } from '../src/testing/index.ts';
-import { collect, createRecordingLogger, detailsOf, nextEvent, sentToken, testIdentity } from './_support.ts';
+  collect,
+  createRecordingLogger,
+  detailsOf,
+  nextEvent,
+  nextReconnects,
+  sentToken,
+  testIdentity,
+  withFakeClient,
+} from './_support.ts';
 
 let root: string;
 before(async () => {
@@ -59,65 +62,36 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
   return out;
 }
 
-/** Under mock timers: lets the loop fail `count` times, ticking through each backoff. */
-async function failTimes(client: GatewayClient, tick: (ms: number) => void, count: number) {
-  const seen = [];
-  for (let i = 0; i < count; i++) {
-    const event = await nextEvent(client, 'reconnecting');
-    seen.push(event);
-    if (i < count - 1) tick(event.delayMs);
-  }
-  return seen;
-}
-
-async function fakeWith(options: FakeOpenClawGatewayOptions) {
-  return createFakeOpenClawGateway(options);
-}
-
 describe('auth repair', () => {
   it('takes the token from a JSON5 openclaw.json after AUTH_TOKEN_MISMATCH and connects', async () => {
     const { path } = await openclawHome(json5Config('fresh-token'));
-    const fake = await fakeWith({ token: 'fresh-token' });
-    const client = createGatewayClient({
-      url: fake.url,
+    const clientOptions = {
       token: 'stale-token',
       openclawConfigPath: path,
-      identity: testIdentity,
       reconnect: { initialDelayMs: 5 },
-    });
-    const order: string[] = [];
-    client.on('token-refreshed', ({ source }) => order.push(`token-refreshed ${source}`));
-    client.on('connected', () => order.push('connected'));
-    try {
+    };
+    await withFakeClient({ token: 'fresh-token' }, clientOptions, async (fake, client) => {
+      const order: string[] = [];
+      client.on('token-refreshed', ({ source }) => order.push(`token-refreshed ${source}`));
+      client.on('connected', () => order.push('connected'));
       client.start();
       await client.connect();
       assert.deepEqual(order, [`token-refreshed ${path}`, 'connected']);
       assert.equal(sentToken(fake.connections[0]), 'stale-token');
       assert.equal(sentToken(fake.connections.at(-1)), 'fresh-token');
       assert.equal(client.stats.tokenRefreshes, 1);
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 
   it('keeps the normal backoff (no hot loop) and surfaces the error once when the file holds the same stale token', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
     const { path } = await openclawHome(json5Config('stale-token'));
-    const fake = await fakeWith({ token: 'fresh-token' });
     const { logger, lines } = createRecordingLogger();
-    const client = createGatewayClient({
-      url: fake.url,
-      token: 'stale-token',
-      openclawConfigPath: path,
-      identity: testIdentity,
-      random: () => 0.5,
-      logger,
-    });
-    const refreshed = collect(client, 'token-refreshed');
-    try {
+    const clientOptions = { token: 'stale-token', openclawConfigPath: path, random: () => 0.5, logger };
+    await withFakeClient({ token: 'fresh-token' }, clientOptions, async (fake, client) => {
+      const refreshed = collect(client, 'token-refreshed');
       client.start();
-      const failures = await failTimes(client, (ms) => t.mock.timers.tick(ms), 4);
+      const failures = await nextReconnects(client, (ms) => t.mock.timers.tick(ms), 4);
       assert.deepEqual(
         failures.map((f) => f.delayMs),
         [800, 1360, 2312, 3930],
@@ -129,10 +103,7 @@ describe('auth repair', () => {
       const warnings = lines.filter((l) => l.level === 'warn');
       assert.equal(warnings.filter((l) => l.msg.startsWith('gateway connection failed')).length, 1);
       assert.equal(warnings.filter((l) => l.msg.startsWith('auth repair')).length, 1);
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 
   for (const [label, text, expected] of [
@@ -148,20 +119,12 @@ describe('auth repair', () => {
     it(`changes nothing and warns once for ${label}`, async (t) => {
       t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
       const { path } = await openclawHome(text);
-      const fake = await fakeWith({ token: 'fresh-token' });
       const { logger, lines } = createRecordingLogger();
-      const client = createGatewayClient({
-        url: fake.url,
-        token: 'stale-token',
-        openclawConfigPath: path,
-        identity: testIdentity,
-        random: () => 0.5,
-        logger,
-      });
-      const refreshed = collect(client, 'token-refreshed');
-      try {
+      const clientOptions = { token: 'stale-token', openclawConfigPath: path, random: () => 0.5, logger };
+      await withFakeClient({ token: 'fresh-token' }, clientOptions, async (fake, client) => {
+        const refreshed = collect(client, 'token-refreshed');
         client.start();
-        await failTimes(client, (ms) => t.mock.timers.tick(ms), 3);
+        await nextReconnects(client, (ms) => t.mock.timers.tick(ms), 3);
         assert.equal(refreshed.length, 0);
         const repairs = lines.filter((l) => l.level === 'warn' && l.msg.startsWith('auth repair'));
         assert.equal(repairs.length, 1);
@@ -169,24 +132,18 @@ describe('auth repair', () => {
         for (const conn of fake.connections) {
           assert.equal(sentToken(conn), 'stale-token');
         }
-      } finally {
-        await client.close();
-        await fake.close();
-      }
+      });
     });
   }
 
   it('re-reads the file after a 4001 token rotation and reconnects with the new token', async () => {
     const { path } = await openclawHome(json5Config('first-token'));
-    const fake = await fakeWith({ token: 'first-token' });
-    const client = createGatewayClient({
-      url: fake.url,
+    const clientOptions = {
       token: 'first-token',
       openclawConfigPath: path,
-      identity: testIdentity,
       reconnect: { initialDelayMs: 5 },
-    });
-    try {
+    };
+    await withFakeClient({ token: 'first-token' }, clientOptions, async (fake, client) => {
       client.start();
       await client.connect();
       await writeFile(path, json5Config('rotated-token'));
@@ -200,35 +157,23 @@ describe('auth repair', () => {
       assert.deepEqual(await refreshed, { source: path });
       await reconnected;
       assert.equal(sentToken(fake.connections.at(-1)), 'rotated-token');
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 
   it('waits at least retryAfterMs after AUTH_RATE_LIMITED', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: Date.now() });
     const { path } = await openclawHome(json5Config('stale-token'));
-    const fake = await fakeWith({ token: 'fresh-token', rateLimit: { maxFailures: 1, retryAfterMs: 9000 } });
-    const client = createGatewayClient({
-      url: fake.url,
-      token: 'stale-token',
-      openclawConfigPath: path,
-      identity: testIdentity,
-      random: () => 0.5,
-    });
-    try {
+    const fakeOptions = { token: 'fresh-token', rateLimit: { maxFailures: 1, retryAfterMs: 9000 } };
+    const clientOptions = { token: 'stale-token', openclawConfigPath: path, random: () => 0.5 };
+    await withFakeClient(fakeOptions, clientOptions, async (_fake, client) => {
       client.start();
-      const [mismatch, limited] = await failTimes(client, (ms) => t.mock.timers.tick(ms), 2);
+      const [mismatch, limited] = await nextReconnects(client, (ms) => t.mock.timers.tick(ms), 2);
       assert.equal(mismatch?.lastError.detailCode, 'AUTH_TOKEN_MISMATCH');
       assert.equal(limited?.lastError.rejection, 'rate-limited');
       const retryAfterMs = limited?.lastError.retryAfterMs ?? 0;
       assert.ok(retryAfterMs > 1360, `retryAfterMs ${retryAfterMs} exceeds the nominal step`);
       assert.equal(limited?.delayMs, retryAfterMs);
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 
   for (const [reason, entry] of [
@@ -239,18 +184,12 @@ describe('auth repair', () => {
       t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
       const { home, path } = await openclawHome(json5Config('other-token'));
       const before = await snapshot(home);
-      const fake = await fakeWith({ pairing: { [testIdentity.deviceId]: entry } });
       const { logger, lines } = createRecordingLogger();
-      const client = createGatewayClient({
-        url: fake.url,
-        openclawConfigPath: path,
-        identity: testIdentity,
-        logger,
-      });
-      const refreshed = collect(client, 'token-refreshed');
-      try {
+      const fakeOptions = { pairing: { [testIdentity.deviceId]: entry } };
+      await withFakeClient(fakeOptions, { openclawConfigPath: path, logger }, async (_fake, client) => {
+        const refreshed = collect(client, 'token-refreshed');
         client.start();
-        const [first, second] = await failTimes(client, (ms) => t.mock.timers.tick(ms), 2);
+        const [first, second] = await nextReconnects(client, (ms) => t.mock.timers.tick(ms), 2);
         for (const failure of [first, second]) {
           assert.equal(failure?.lastError.code, 'CONNECT_REJECTED');
           assert.equal(failure?.lastError.rejection, 'pairing-upgrade');
@@ -269,10 +208,7 @@ describe('auth repair', () => {
         );
         assert.equal(hint.length, 1);
         assert.deepEqual(await snapshot(home), before);
-      } finally {
-        await client.close();
-        await fake.close();
-      }
+      });
     });
   }
 
@@ -280,21 +216,16 @@ describe('auth repair', () => {
     t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
     const { home, path } = await openclawHome(json5Config('some-token'));
     const before = await snapshot(home);
-    const fake = await fakeWith({ pairing: {} });
-    const client = createGatewayClient({ url: fake.url, openclawConfigPath: path, identity: testIdentity });
-    try {
+    await withFakeClient({ pairing: {} }, { openclawConfigPath: path }, async (_fake, client) => {
       const refreshed = nextEvent(client, 'token-refreshed');
       client.start();
-      const [failure] = await failTimes(client, (ms) => t.mock.timers.tick(ms), 1);
+      const [failure] = await nextReconnects(client, (ms) => t.mock.timers.tick(ms), 1);
       assert.equal(failure?.lastError.rejection, 'pairing');
       assert.equal(detailsOf(failure?.lastError).reason, 'not-paired');
       assert.ok(failure?.lastError.requestId);
       assert.deepEqual(await refreshed, { source: path });
       assert.deepEqual(await snapshot(home), before);
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 });
 

@@ -1,25 +1,23 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ApprovalDecision } from '@defenseclaw/protocol';
-import { createGatewayClient, isGatewayClientError } from '../src/index.ts';
-import { createFakeOpenClawGateway } from '../src/testing/index.ts';
-import { collect, createRawServer, sendChallenge, testIdentity } from './_support.ts';
+import type { WebSocket } from 'ws';
+import { isGatewayClientError } from '../src/index.ts';
+import { collect, type FakeClientBody, sendChallenge, withFakeClient, withRawClient } from './_support.ts';
 
 const TOKEN = 'buffer-token';
 
+/** Runs `body` with a fresh fake and a client (shared token, no bootstrap subscribe), not yet connected. */
+function withFake(body: FakeClientBody): Promise<void> {
+  return withFakeClient({ token: TOKEN }, { token: TOKEN, bootstrap: false }, body);
+}
+
 describe('connect — event buffering before hello-ok', () => {
   it('delivers events injected before the connect response after connected, in order', async () => {
-    const fake = await createFakeOpenClawGateway({ token: TOKEN });
-    const client = createGatewayClient({
-      url: fake.url,
-      token: TOKEN,
-      identity: testIdentity,
-      bootstrap: false,
-    });
-    const order: string[] = [];
-    client.on('connected', () => order.push('connected'));
-    client.on('event', ({ name, seq }) => order.push(`${name}#${seq}`));
-    try {
+    await withFake(async (fake, client) => {
+      const order: string[] = [];
+      client.on('connected', () => order.push('connected'));
+      client.on('event', ({ name, seq }) => order.push(`${name}#${seq}`));
       fake.beforeHello(() => [
         { event: 'custom.one', payload: { n: 1 } },
         { event: 'custom.two', payload: { n: 2 } },
@@ -38,14 +36,11 @@ describe('connect — event buffering before hello-ok', () => {
         'custom.live#4',
       ]);
       assert.equal(client.stats.seqGaps, 0);
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 
   it('flushes the buffer before a live event that arrives in the same chunk as hello-ok', async () => {
-    const raw = await createRawServer((ws) => {
+    const onConnection = (ws: WebSocket) => {
       sendChallenge(ws);
       ws.on('message', (data) => {
         const frame = JSON.parse(String(data));
@@ -57,11 +52,10 @@ describe('connect — event buffering before hello-ok', () => {
         );
         ws.send(JSON.stringify({ type: 'event', event: 'live.4', seq: 4 }));
       });
-    });
-    const client = createGatewayClient({ url: raw.url, identity: testIdentity, bootstrap: false });
-    const order: string[] = [];
-    client.on('connected', () => order.push('connected'));
-    try {
+    };
+    await withRawClient(onConnection, { bootstrap: false }, async (client) => {
+      const order: string[] = [];
+      client.on('connected', () => order.push('connected'));
       const done = new Promise<void>((resolve) =>
         client.on('event', ({ name }) => {
           order.push(name);
@@ -71,21 +65,11 @@ describe('connect — event buffering before hello-ok', () => {
       await client.connect();
       await done;
       assert.deepEqual(order, ['connected', 'pre.1', 'pre.2', 'pre.3', 'live.4']);
-    } finally {
-      await client.close();
-      await raw.close();
-    }
+    });
   });
 
   it('lets a buffered exec.approval.requested listener call resolveApproval without deadlock', async () => {
-    const fake = await createFakeOpenClawGateway({ token: TOKEN });
-    const client = createGatewayClient({
-      url: fake.url,
-      token: TOKEN,
-      identity: testIdentity,
-      bootstrap: false,
-    });
-    try {
+    await withFake(async (fake, client) => {
       fake.handle('exec.approval.resolve', () => ({ ok: true, payload: { ok: true } }));
       fake.beforeHello(() => [
         {
@@ -113,14 +97,11 @@ describe('connect — event buffering before hello-ok', () => {
       assert.deepEqual(await resolved, { ok: true });
       const sent = await fake.waitForRequest('exec.approval.resolve');
       assert.deepEqual(sent.params, { id: 'approval-buffered-1', decision: 'deny' });
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 
   it('discards buffered events when the connect is rejected', async () => {
-    const raw = await createRawServer((ws) => {
+    const onConnection = (ws: WebSocket) => {
       sendChallenge(ws);
       ws.on('message', (data) => {
         const frame = JSON.parse(String(data));
@@ -139,51 +120,30 @@ describe('connect — event buffering before hello-ok', () => {
         );
         ws.close(1008, 'unauthorized');
       });
-    });
-    const client = createGatewayClient({ url: raw.url, identity: testIdentity, token: 'x' });
-    const events = collect(client, 'event');
-    try {
+    };
+    await withRawClient(onConnection, { token: 'x' }, async (client) => {
+      const events = collect(client, 'event');
       await assert.rejects(client.connect(), (error) => isGatewayClientError(error, 'CONNECT_REJECTED'));
       assert.equal(events.length, 0);
       assert.equal(client.stats.eventsReceived, 0);
-    } finally {
-      await client.close();
-      await raw.close();
-    }
+    });
   });
 
   it('fails with BUFFER_OVERFLOW when 1001 events arrive before hello-ok, and never delivers them', async () => {
-    const fake = await createFakeOpenClawGateway({ token: TOKEN });
-    const client = createGatewayClient({
-      url: fake.url,
-      token: TOKEN,
-      identity: testIdentity,
-      bootstrap: false,
-    });
-    const events = collect(client, 'event');
-    try {
+    await withFake(async (fake, client) => {
+      const events = collect(client, 'event');
       fake.beforeHello(() =>
         Array.from({ length: 1001 }, (_, i) => ({ event: 'custom.flood', payload: { i } })),
       );
       await assert.rejects(client.connect(), (error) => isGatewayClientError(error, 'BUFFER_OVERFLOW'));
       assert.equal(events.length, 0);
       assert.notEqual(client.state, 'connected');
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 
   it('delivers exactly handshakeBufferLimit buffered events', async () => {
-    const fake = await createFakeOpenClawGateway({ token: TOKEN });
-    const client = createGatewayClient({
-      url: fake.url,
-      token: TOKEN,
-      identity: testIdentity,
-      bootstrap: false,
-    });
-    const events = collect(client, 'event');
-    try {
+    await withFake(async (fake, client) => {
+      const events = collect(client, 'event');
       fake.beforeHello(() =>
         Array.from({ length: 1000 }, (_, i) => ({ event: 'custom.flood', payload: { i } })),
       );
@@ -193,9 +153,6 @@ describe('connect — event buffering before hello-ok', () => {
         events.slice(0, 3).map((e) => (e.payload as { i: number }).i),
         [0, 1, 2],
       );
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 });

@@ -1,52 +1,26 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { GatewayClientError, GatewayClientOptions } from '../src/index.ts';
+import type { FakeOpenClawGatewayOptions, FakeRequestContext } from '../src/testing/index.ts';
 import {
-  createGatewayClient,
-  type GatewayClient,
-  type GatewayClientError,
-  type GatewayClientOptions,
-  isGatewayClientError,
-} from '../src/index.ts';
-import {
-  createFakeOpenClawGateway,
-  type FakeOpenClawGateway,
-  type FakeOpenClawGatewayOptions,
-  type FakeRequestContext,
-} from '../src/testing/index.ts';
-import { collect, nextEvent, testIdentity, until } from './_support.ts';
+  collect,
+  type FakeClientBody,
+  failure,
+  nextEvent,
+  until,
+  withConnectedClient,
+  withFakeClient,
+} from './_support.ts';
 
 const TOKEN = 'rpc-token';
 
-async function withConnected(
-  body: (fake: FakeOpenClawGateway, client: GatewayClient) => Promise<void>,
+/** Runs `body` with a client connected to a fresh fake (no bootstrap subscribe). */
+function withConnected(
+  body: FakeClientBody,
   fakeOptions: FakeOpenClawGatewayOptions = {},
   clientOptions: Partial<GatewayClientOptions> = {},
 ): Promise<void> {
-  const fake = await createFakeOpenClawGateway({ token: TOKEN, ...fakeOptions });
-  const client = createGatewayClient({
-    url: fake.url,
-    token: TOKEN,
-    identity: testIdentity,
-    bootstrap: false,
-    ...clientOptions,
-  });
-  try {
-    await client.connect();
-    await body(fake, client);
-  } finally {
-    await client.close();
-    await fake.close();
-  }
-}
-
-async function failure(promise: Promise<unknown>): Promise<GatewayClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isGatewayClientError(error), `expected a GatewayClientError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('the request resolved but should have failed');
+  return withConnectedClient(TOKEN, fakeOptions, { bootstrap: false, ...clientOptions }, body);
 }
 
 describe('request — correlation by frame id', () => {
@@ -236,16 +210,13 @@ describe('request — correlation by frame id', () => {
   });
 
   it('reports an inbound frame over maxInboundBytes as FRAME_TOO_LARGE, then reconnects', async () => {
-    const fake = await createFakeOpenClawGateway({ token: TOKEN });
-    const client = createGatewayClient({
-      url: fake.url,
+    const clientOptions = {
       token: TOKEN,
-      identity: testIdentity,
       bootstrap: false,
       maxInboundBytes: 64 * 1024,
       reconnect: { initialDelayMs: 5 },
-    });
-    try {
+    };
+    await withFakeClient({ token: TOKEN }, clientOptions, async (fake, client) => {
       client.start();
       await client.connect();
       const tooLarge = nextEvent(client, 'error', ({ error }) => error.code === 'FRAME_TOO_LARGE');
@@ -259,9 +230,6 @@ describe('request — correlation by frame id', () => {
       await reconnected;
       assert.equal(client.stats.oversizeFrames, 1);
       assert.equal(fake.connections.length, 2);
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 });

@@ -8,46 +8,31 @@ import {
   type ErrorShape,
 } from '@defenseclaw/protocol';
 import * as v from 'valibot';
+import type { WebSocket } from 'ws';
 import { classifyConnectRejection } from '../src/errors.ts';
+import { createGatewayClient, type GatewayClientOptions } from '../src/index.ts';
+import { createFakeOpenClawGateway, type FakeOpenClawGatewayOptions } from '../src/testing/index.ts';
 import {
-  createGatewayClient,
-  type GatewayClientError,
-  type GatewayClientOptions,
-  isGatewayClientError,
-} from '../src/index.ts';
-import { createFakeOpenClawGateway, type FakeOpenClawGateway } from '../src/testing/index.ts';
-import { collect, createRawServer, createRecordingLogger, detailsOf, testIdentity } from './_support.ts';
+  collect,
+  createRecordingLogger,
+  deadUrl,
+  detailsOf,
+  type FakeClientBody,
+  failure,
+  testIdentity,
+  withFakeClient,
+  withRawClient,
+} from './_support.ts';
 
 const TOKEN = 'handshake-token';
 
-async function withFake(
-  fakeOptions: Parameters<typeof createFakeOpenClawGateway>[0],
+/** Runs `body` with a fresh fake and a client (no bootstrap subscribe), not yet connected. */
+function withFake(
+  fakeOptions: FakeOpenClawGatewayOptions,
   clientOptions: Partial<GatewayClientOptions>,
-  body: (fake: FakeOpenClawGateway, client: ReturnType<typeof createGatewayClient>) => Promise<void>,
+  body: FakeClientBody,
 ): Promise<void> {
-  const fake = await createFakeOpenClawGateway(fakeOptions);
-  const client = createGatewayClient({
-    url: fake.url,
-    identity: testIdentity,
-    bootstrap: false,
-    ...clientOptions,
-  });
-  try {
-    await body(fake, client);
-  } finally {
-    await client.close();
-    await fake.close();
-  }
-}
-
-async function connectError(client: ReturnType<typeof createGatewayClient>): Promise<GatewayClientError> {
-  try {
-    await client.connect();
-  } catch (error) {
-    assert.ok(isGatewayClientError(error), `expected a GatewayClientError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('connect() resolved but should have failed');
+  return withFakeClient(fakeOptions, { bootstrap: false, ...clientOptions }, body);
 }
 
 describe('connect — negotiation', () => {
@@ -79,7 +64,7 @@ describe('connect — negotiation', () => {
   it('fails with PROTOCOL_UNSUPPORTED on a hello-ok protocol 5 and closes with 1002', async () => {
     await withFake({ token: TOKEN }, { token: TOKEN }, async (fake, client) => {
       fake.helloOverride({ protocol: 5 });
-      const error = await connectError(client);
+      const error = await failure(client.connect());
       assert.equal(error.code, 'PROTOCOL_UNSUPPORTED');
       assert.match(error.message, /protocol 5/);
       const code = await fake.waitFor((f) => f.connections[0]?.closeCode);
@@ -90,7 +75,7 @@ describe('connect — negotiation', () => {
 
   it('reports a server protocol mismatch as CONNECT_REJECTED PROTOCOL_MISMATCH with the close code 1002', async () => {
     await withFake({ token: TOKEN }, { token: TOKEN, protocolRange: [3, 3] }, async (fake, client) => {
-      const error = await connectError(client);
+      const error = await failure(client.connect());
       assert.equal(error.code, 'CONNECT_REJECTED');
       assert.equal(error.rejection, 'protocol');
       assert.equal(error.detailCode, 'PROTOCOL_MISMATCH');
@@ -107,7 +92,7 @@ describe('connect — connect.challenge handling', () => {
   it('fails with CHALLENGE_INVALID naming connect.challenge when a tick comes first', async () => {
     await withFake({ token: TOKEN }, { token: TOKEN }, async (fake, client) => {
       fake.challengeOverride(() => [{ event: 'tick', payload: { ts: Date.now() }, seq: 'none' }]);
-      const error = await connectError(client);
+      const error = await failure(client.connect());
       assert.equal(error.code, 'CHALLENGE_INVALID');
       assert.ok(error.message.includes('connect.challenge'));
       assert.ok(error.message.includes('tick'));
@@ -119,7 +104,7 @@ describe('connect — connect.challenge handling', () => {
       fake.challengeOverride(() => [
         { event: 'connect.challenge', payload: { nonce: '', ts: Date.now() }, seq: 'none' },
       ]);
-      const error = await connectError(client);
+      const error = await failure(client.connect());
       assert.equal(error.code, 'CHALLENGE_INVALID');
       assert.ok(error.message.includes('connect.challenge'));
     });
@@ -128,7 +113,7 @@ describe('connect — connect.challenge handling', () => {
   it('fails with CHALLENGE_INVALID when the first frame is not JSON', async () => {
     await withFake({ token: TOKEN }, { token: TOKEN }, async (fake, client) => {
       fake.challengeOverride(() => ['{not json']);
-      const error = await connectError(client);
+      const error = await failure(client.connect());
       assert.equal(error.code, 'CHALLENGE_INVALID');
       assert.ok(error.message.includes('connect.challenge'));
     });
@@ -137,7 +122,7 @@ describe('connect — connect.challenge handling', () => {
   it('fails with CHALLENGE_TIMEOUT when no challenge arrives', async () => {
     await withFake({ token: TOKEN }, { token: TOKEN, challengeTimeoutMs: 50 }, async (fake, client) => {
       fake.challengeOverride(() => []);
-      const error = await connectError(client);
+      const error = await failure(client.connect());
       assert.equal(error.code, 'CHALLENGE_TIMEOUT');
       assert.equal(fake.connections[0]?.params, undefined, 'no connect was sent');
     });
@@ -203,7 +188,7 @@ describe('connect — connect.challenge handling', () => {
 
   it('reports AUTH_TOKEN_MISMATCH with the message, both codes and detailCode', async () => {
     await withFake({ token: TOKEN }, { token: 'wrong-token' }, async (_fake, client) => {
-      const error = await connectError(client);
+      const error = await failure(client.connect());
       assert.equal(error.code, 'CONNECT_REJECTED');
       assert.equal(error.detailCode, 'AUTH_TOKEN_MISMATCH');
       assert.equal(error.rejection, 'auth');
@@ -228,7 +213,7 @@ describe('connect — connect.challenge handling', () => {
   it('fails with HELLO_INVALID when hello-ok has no protocol', async () => {
     await withFake({ token: TOKEN }, { token: TOKEN }, async (fake, client) => {
       fake.helloOverride({ protocol: undefined });
-      const error = await connectError(client);
+      const error = await failure(client.connect());
       assert.equal(error.code, 'HELLO_INVALID');
     });
   });
@@ -239,7 +224,7 @@ describe('connect — connect.challenge handling', () => {
         connection.close(1011, 'boom');
         return [];
       });
-      const error = await connectError(client);
+      const error = await failure(client.connect());
       assert.equal(error.code, 'HANDSHAKE_CLOSED');
       assert.equal(error.closeCode, 1011);
       assert.equal(error.closeReason, 'boom');
@@ -249,18 +234,16 @@ describe('connect — connect.challenge handling', () => {
   it('fails with HELLO_TIMEOUT when the connect response never comes', async () => {
     await withFake({ token: TOKEN }, { token: TOKEN, helloTimeoutMs: 50 }, async (fake, client) => {
       fake.beforeHello(() => new Promise(() => {}));
-      const error = await connectError(client);
+      const error = await failure(client.connect());
       assert.equal(error.code, 'HELLO_TIMEOUT');
     });
   });
 
   it('fails with SOCKET_ERROR when nothing listens', async () => {
-    const raw = await createRawServer(() => {});
-    const url = raw.url;
-    await raw.close();
+    const { url } = await deadUrl();
     const client = createGatewayClient({ url, identity: testIdentity });
     try {
-      const error = await connectError(client);
+      const error = await failure(client.connect());
       assert.equal(error.code, 'SOCKET_ERROR');
       assert.ok(error.cause instanceof Error);
     } finally {
@@ -306,7 +289,7 @@ describe('connect — connect.challenge handling', () => {
       await fake.waitForRequest('sessions.subscribe');
       await good.request('no.such.method').catch((error: Error) => messages.push(error.message));
       await good.getSkillsBins().catch((error: Error) => messages.push(error.message));
-      const rejected = await connectError(bad);
+      const rejected = await failure(bad.connect());
       messages.push(rejected.message, JSON.stringify(rejected.serverError));
       fake.closeAll(1000, 'bye');
       await new Promise((resolve) => good.on('disconnected', resolve));
@@ -325,29 +308,30 @@ describe('connect — connect.challenge handling', () => {
       code: 'INVALID_REQUEST',
       message: 'invalid role',
     };
-    const raw = await createRawServer((ws) => {
+    const onConnection = (ws: WebSocket) => {
       ws.send(JSON.stringify({ type: 'event', event: 'connect.challenge', payload: { nonce: 'n', ts: 1 } }));
       ws.on('message', (data) => {
         const frame = JSON.parse(String(data));
         ws.send(JSON.stringify({ type: 'res', id: frame.id, ok: false, error: shape }));
         ws.close(1008, 'invalid role');
       });
-    });
-    const client = createGatewayClient({ url: raw.url, identity: testIdentity });
-    try {
-      const error = await connectError(client);
+    };
+    await withRawClient(onConnection, {}, async (client) => {
+      const error = await failure(client.connect());
       assert.equal(error.rejection, 'params');
       assert.equal(error.closeCode, 1008);
       assert.equal(error.message, 'connect rejected: invalid role (INVALID_REQUEST)');
-    } finally {
-      await client.close();
-      await raw.close();
-    }
+    });
   });
 });
 
 describe('classifyConnectRejection', () => {
   it('maps the spec 10 §2.7 matrix', () => {
+    const pairingRequired = (reason: string): ErrorShape => ({
+      code: 'NOT_PAIRED',
+      message: 'pairing required: x',
+      details: { code: 'PAIRING_REQUIRED', reason },
+    });
     const cases: [ErrorShape, string][] = [
       [
         { code: 'INVALID_REQUEST', message: 'protocol mismatch', details: { code: 'PROTOCOL_MISMATCH' } },
@@ -396,38 +380,10 @@ describe('classifyConnectRejection', () => {
         },
         'device',
       ],
-      [
-        {
-          code: 'NOT_PAIRED',
-          message: 'pairing required: x',
-          details: { code: 'PAIRING_REQUIRED', reason: 'not-paired' },
-        },
-        'pairing',
-      ],
-      [
-        {
-          code: 'NOT_PAIRED',
-          message: 'pairing required: x',
-          details: { code: 'PAIRING_REQUIRED', reason: 'metadata-upgrade' },
-        },
-        'pairing',
-      ],
-      [
-        {
-          code: 'NOT_PAIRED',
-          message: 'pairing required: x',
-          details: { code: 'PAIRING_REQUIRED', reason: 'role-upgrade' },
-        },
-        'pairing-upgrade',
-      ],
-      [
-        {
-          code: 'NOT_PAIRED',
-          message: 'pairing required: x',
-          details: { code: 'PAIRING_REQUIRED', reason: 'scope-upgrade' },
-        },
-        'pairing-upgrade',
-      ],
+      [pairingRequired('not-paired'), 'pairing'],
+      [pairingRequired('metadata-upgrade'), 'pairing'],
+      [pairingRequired('role-upgrade'), 'pairing-upgrade'],
+      [pairingRequired('scope-upgrade'), 'pairing-upgrade'],
       [
         {
           code: 'UNAVAILABLE',
@@ -453,10 +409,8 @@ describe('classifyConnectRejection', () => {
 
 describe('connect — hello-ok secrets', () => {
   it('drops auth.deviceToken from the hello it keeps and exposes', async () => {
-    const fake = await createFakeOpenClawGateway({ token: TOKEN });
     const { logger, text } = createRecordingLogger();
-    const client = createGatewayClient({ url: fake.url, token: TOKEN, identity: testIdentity, logger });
-    try {
+    await withFakeClient({ token: TOKEN }, { token: TOKEN, logger }, async (fake, client) => {
       fake.helloOverride((hello) => ({
         ...hello,
         auth: { ...(hello.auth as object), deviceToken: 'device-token-SECRET-42' },
@@ -467,9 +421,6 @@ describe('connect — hello-ok secrets', () => {
       assert.equal('deviceToken' in (seen[0]?.hello.auth ?? {}), false);
       assert.ok(hello.auth?.role, 'the rest of auth is kept');
       assert.ok(!text().includes('device-token-SECRET-42'));
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 });

@@ -1,52 +1,28 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { METHODS } from '@defenseclaw/protocol';
+import { type GatewayClientOptions, isRoleError } from '../src/index.ts';
+import type { FakeOpenClawGateway, FakeOpenClawGatewayOptions } from '../src/testing/index.ts';
 import {
-  createGatewayClient,
-  type GatewayClient,
-  type GatewayClientError,
-  type GatewayClientOptions,
-  isGatewayClientError,
-  isRoleError,
-} from '../src/index.ts';
-import {
-  createFakeOpenClawGateway,
-  type FakeOpenClawGateway,
-  type FakeOpenClawGatewayOptions,
-} from '../src/testing/index.ts';
-import { collect, createRecordingLogger, detailsOf, nextEvent, testIdentity } from './_support.ts';
+  collect,
+  createRecordingLogger,
+  detailsOf,
+  type FakeClientBody,
+  failure,
+  nextEvent,
+  withConnectedClient,
+  withFakeClient,
+} from './_support.ts';
 
 const TOKEN = 'helpers-token';
 
-async function withClient(
-  body: (fake: FakeOpenClawGateway, client: GatewayClient) => Promise<void>,
+/** Runs `body` with a client connected to a fresh fake. */
+function withClient(
+  body: FakeClientBody,
   fakeOptions: FakeOpenClawGatewayOptions = {},
   clientOptions: Partial<GatewayClientOptions> = {},
 ): Promise<void> {
-  const fake = await createFakeOpenClawGateway({ token: TOKEN, ...fakeOptions });
-  const client = createGatewayClient({
-    url: fake.url,
-    token: TOKEN,
-    identity: testIdentity,
-    ...clientOptions,
-  });
-  try {
-    await client.connect();
-    await body(fake, client);
-  } finally {
-    await client.close();
-    await fake.close();
-  }
-}
-
-async function failure(promise: Promise<unknown>): Promise<GatewayClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isGatewayClientError(error), `expected a GatewayClientError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('the call resolved but should have failed');
+  return withConnectedClient(TOKEN, fakeOptions, clientOptions, body);
 }
 
 /** The params of every recorded request of `method`, in order. */
@@ -60,15 +36,9 @@ function patchesOf(fake: FakeOpenClawGateway): Record<string, unknown>[] {
 
 describe('bootstrap', () => {
   it('sends exactly one sessions.subscribe {} after each hello, and session.tool then arrives', async () => {
-    const fake = await createFakeOpenClawGateway({ token: TOKEN });
-    const client = createGatewayClient({
-      url: fake.url,
-      token: TOKEN,
-      identity: testIdentity,
-      reconnect: { initialDelayMs: 5 },
-    });
-    const events = collect(client, 'event');
-    try {
+    const clientOptions = { token: TOKEN, reconnect: { initialDelayMs: 5 } };
+    await withFakeClient({ token: TOKEN }, clientOptions, async (fake, client) => {
+      const events = collect(client, 'event');
       client.start();
       await client.connect();
       await fake.waitFor((f) => f.connections[0]?.subscribed);
@@ -90,22 +60,12 @@ describe('bootstrap', () => {
       await fake.emitToolRun({ tool: 'read', args: { path: 'notes.txt' }, result: 'hello' });
       await toolResult;
       assert.ok(events.some((e) => e.name === 'session.tool'));
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 
   it('does not subscribe with bootstrap disabled, so no session.tool arrives', async () => {
-    const fake = await createFakeOpenClawGateway({ token: TOKEN });
-    const client = createGatewayClient({
-      url: fake.url,
-      token: TOKEN,
-      identity: testIdentity,
-      bootstrap: false,
-    });
-    const events = collect(client, 'event');
-    try {
+    await withFakeClient({ token: TOKEN }, { token: TOKEN, bootstrap: false }, async (fake, client) => {
+      const events = collect(client, 'event');
       await client.connect();
       await fake.emitToolRun({ tool: 'read', args: { path: 'notes.txt' }, result: 'hello' });
       const marker = nextEvent(client, 'event', ({ name }) => name === 'custom.marker');
@@ -113,21 +73,16 @@ describe('bootstrap', () => {
       await marker;
       assert.equal(sent(fake, 'sessions.subscribe').length, 0);
       assert.equal(events.filter((e) => e.name === 'session.tool').length, 0);
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 
   it('logs and emits a bootstrap failure and keeps the connection up', async () => {
-    const fake = await createFakeOpenClawGateway({ token: TOKEN });
-    fake.handle('sessions.subscribe', () => ({
-      ok: false,
-      error: { code: 'UNAVAILABLE', message: 'not now' },
-    }));
     const { logger, lines } = createRecordingLogger();
-    const client = createGatewayClient({ url: fake.url, token: TOKEN, identity: testIdentity, logger });
-    try {
+    await withFakeClient({ token: TOKEN }, { token: TOKEN, logger }, async (fake, client) => {
+      fake.handle('sessions.subscribe', () => ({
+        ok: false,
+        error: { code: 'UNAVAILABLE', message: 'not now' },
+      }));
       const error = nextEvent(client, 'error');
       await client.connect();
       const reported = (await error).error;
@@ -137,10 +92,7 @@ describe('bootstrap', () => {
       assert.equal(client.stats.bootstrapFailures, 1);
       assert.equal(client.state, 'connected');
       await client.getStatus();
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 });
 

@@ -2,16 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createGatewayClient, type GatewayClient, isGatewayClientError } from '../src/index.ts';
 import { createFakeOpenClawGateway } from '../src/testing/index.ts';
-import { collect, createRawServer, nextEvent, testIdentity, until } from './_support.ts';
+import {
+  collect,
+  deadUrl,
+  type FakeClientBody,
+  nextEvent,
+  nextReconnects,
+  testIdentity,
+  until,
+  withFakeClient,
+} from './_support.ts';
 
 const TOKEN = 'reconnect-token';
-
-/** A loopback URL where nothing listens (connections are refused). */
-async function deadUrl(): Promise<{ url: string; port: number }> {
-  const raw = await createRawServer(() => {});
-  await raw.close();
-  return { url: raw.url, port: raw.port };
-}
 
 /** Under mock timers: records the next `count` backoff delays, ticking through each one. */
 async function recordDelays(
@@ -19,13 +21,12 @@ async function recordDelays(
   tick: (ms: number) => void,
   count: number,
 ): Promise<number[]> {
-  const delays: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const { delayMs } = await nextEvent(client, 'reconnecting');
-    delays.push(delayMs);
-    if (i < count - 1) tick(delayMs);
-  }
-  return delays;
+  return (await nextReconnects(client, tick, count)).map(({ delayMs }) => delayMs);
+}
+
+/** Runs `body` with a fresh fake and a client (shared token, random=0.5, no bootstrap subscribe), not yet connected. */
+function withMidJitterClient(body: FakeClientBody): Promise<void> {
+  return withFakeClient({ token: TOKEN }, { token: TOKEN, random: () => 0.5, bootstrap: false }, body);
 }
 
 function activeTimeouts(): number {
@@ -34,35 +35,29 @@ function activeTimeouts(): number {
 
 describe('start — reconnect loop', () => {
   it('walks disconnected → reconnecting → connected after a server close, rejecting pending requests', async () => {
-    const fake = await createFakeOpenClawGateway({ token: TOKEN });
-    const client = createGatewayClient({
-      url: fake.url,
-      token: TOKEN,
-      identity: testIdentity,
-      reconnect: { initialDelayMs: 5 },
-    });
-    const order: string[] = [];
-    for (const name of ['connected', 'disconnected', 'reconnecting'] as const)
-      client.on(name, () => order.push(name));
-    try {
-      client.start();
-      await client.connect();
-      fake.handle('custom.hang', () => undefined);
-      const pending = client.request('custom.hang').catch((error: unknown) => error);
-      await fake.waitForRequest('custom.hang');
-      const reconnected = nextEvent(client, 'connected');
-      fake.closeAll(1001, 'going away');
-      const error = await pending;
-      assert.ok(isGatewayClientError(error, 'NOT_CONNECTED'));
-      await reconnected;
-      assert.deepEqual(order, ['connected', 'disconnected', 'reconnecting', 'connected']);
-      assert.equal(client.state, 'connected');
-      assert.equal(client.stats.connects, 2);
-      assert.equal(client.stats.disconnects, 1);
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    await withFakeClient(
+      { token: TOKEN },
+      { token: TOKEN, reconnect: { initialDelayMs: 5 } },
+      async (fake, client) => {
+        const order: string[] = [];
+        for (const name of ['connected', 'disconnected', 'reconnecting'] as const)
+          client.on(name, () => order.push(name));
+        client.start();
+        await client.connect();
+        fake.handle('custom.hang', () => undefined);
+        const pending = client.request('custom.hang').catch((error: unknown) => error);
+        await fake.waitForRequest('custom.hang');
+        const reconnected = nextEvent(client, 'connected');
+        fake.closeAll(1001, 'going away');
+        const error = await pending;
+        assert.ok(isGatewayClientError(error, 'NOT_CONNECTED'));
+        await reconnected;
+        assert.deepEqual(order, ['connected', 'disconnected', 'reconnecting', 'connected']);
+        assert.equal(client.state, 'connected');
+        assert.equal(client.stats.connects, 2);
+        assert.equal(client.stats.disconnects, 1);
+      },
+    );
   });
 
   it('waits 800, 1360, 2312, 3930, 6682, 11359, 15000, 15000 ms with random=0.5', async (t) => {
@@ -104,16 +99,8 @@ describe('start — reconnect loop', () => {
 
   it('starts the next failure series at 800 again after a successful connection', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
-    const fake = await createFakeOpenClawGateway({ token: TOKEN });
-    const client = createGatewayClient({
-      url: fake.url,
-      token: TOKEN,
-      identity: testIdentity,
-      random: () => 0.5,
-      bootstrap: false,
-    });
     const tick = (ms: number) => t.mock.timers.tick(ms);
-    try {
+    await withMidJitterClient(async (fake, client) => {
       client.start();
       await client.connect();
       fake.rejectConnect({ code: 'UNAVAILABLE', message: 'gateway starting; retry shortly' }, 1013, {
@@ -128,10 +115,7 @@ describe('start — reconnect loop', () => {
       const secondSeries = recordDelays(client, tick, 1);
       fake.closeAll(1012, 'service restart');
       assert.deepEqual(await secondSeries, [800]);
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 
   it('stops at once when closed during backoff: no dial, state closed, no timers left', async () => {
@@ -164,16 +148,8 @@ describe('start — reconnect loop', () => {
 
   it('stretches the next wait to retryAfterMs and shutdown.restartExpectedMs (capped at maxDelayMs)', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
-    const fake = await createFakeOpenClawGateway({ token: TOKEN });
-    const client = createGatewayClient({
-      url: fake.url,
-      token: TOKEN,
-      identity: testIdentity,
-      random: () => 0.5,
-      bootstrap: false,
-    });
-    const shutdowns = collect(client, 'shutdown');
-    try {
+    await withMidJitterClient(async (fake, client) => {
+      const shutdowns = collect(client, 'shutdown');
       fake.rejectConnect(
         {
           code: 'UNAVAILABLE',
@@ -216,21 +192,12 @@ describe('start — reconnect loop', () => {
       const back = nextEvent(client, 'connected');
       t.mock.timers.tick(7000);
       await back;
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 
   it('reconnects by itself after shutdown + 1012 + restart, and after a terminate without close frame', async () => {
-    const fake = await createFakeOpenClawGateway({ token: TOKEN });
-    const client = createGatewayClient({
-      url: fake.url,
-      token: TOKEN,
-      identity: testIdentity,
-      reconnect: { initialDelayMs: 5, maxDelayMs: 20 },
-    });
-    try {
+    const clientOptions = { token: TOKEN, reconnect: { initialDelayMs: 5, maxDelayMs: 20 } };
+    await withFakeClient({ token: TOKEN }, clientOptions, async (fake, client) => {
       client.start();
       await client.connect();
       await fake.waitForRequest('sessions.subscribe');
@@ -256,10 +223,7 @@ describe('start — reconnect loop', () => {
       await again;
       await until(() => client.state === 'connected');
       assert.equal(client.stats.connects, 3);
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 
   it('lets connect() wait for the loop and honours an aborted signal', async () => {
@@ -284,25 +248,19 @@ describe('start — reconnect loop', () => {
   });
 
   it('closes when the client-level signal aborts', async () => {
-    const fake = await createFakeOpenClawGateway({ token: TOKEN });
     const controller = new AbortController();
-    const client = createGatewayClient({
-      url: fake.url,
-      token: TOKEN,
-      identity: testIdentity,
-      signal: controller.signal,
-    });
-    try {
-      client.start();
-      await client.connect();
-      const disconnected = nextEvent(client, 'disconnected');
-      controller.abort();
-      assert.equal((await disconnected).code, 1000);
-      assert.equal(client.state, 'closed');
-      assert.equal(await fake.waitFor((f) => f.connections[0]?.closeCode), 1000);
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    await withFakeClient(
+      { token: TOKEN },
+      { token: TOKEN, signal: controller.signal },
+      async (fake, client) => {
+        client.start();
+        await client.connect();
+        const disconnected = nextEvent(client, 'disconnected');
+        controller.abort();
+        assert.equal((await disconnected).code, 1000);
+        assert.equal(client.state, 'closed');
+        assert.equal(await fake.waitFor((f) => f.connections[0]?.closeCode), 1000);
+      },
+    );
   });
 });

@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createGatewayClient } from '../src/index.ts';
-import { createFakeOpenClawGateway } from '../src/testing/index.ts';
-import { collect, nextEvent, testIdentity, until } from './_support.ts';
+import { collect, nextEvent, until, withFakeClient } from './_support.ts';
 
 const TOKEN = 'watchdog-token';
 
 describe('tick watchdog', () => {
   it('closes with 4000 tick timeout, reports TICK_TIMEOUT and reconnects when frames stop', async () => {
-    const fake = await createFakeOpenClawGateway({ token: TOKEN, tickIntervalMs: 40 });
-    const client = createGatewayClient({
-      url: fake.url,
-      token: TOKEN,
-      identity: testIdentity,
-      bootstrap: false,
-      reconnect: { initialDelayMs: 5 },
-    });
-    try {
+    const clientOptions = { token: TOKEN, bootstrap: false, reconnect: { initialDelayMs: 5 } };
+    await withFakeClient({ token: TOKEN, tickIntervalMs: 40 }, clientOptions, async (fake, client) => {
       client.start();
       const hello = await client.connect();
       assert.equal(hello.policy.tickIntervalMs, 40);
@@ -30,30 +21,21 @@ describe('tick watchdog', () => {
       assert.equal((await reconnecting).lastError.code, 'TICK_TIMEOUT');
       assert.equal(await fake.waitFor((f) => f.connections[0]?.closeCode), 4000);
       await nextEvent(client, 'connected');
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 
   it('stays up while ticks arrive, and while any other frame arrives', async (t) => {
     // Mocked clock (timers and Date) for the fake and the client: the windows are exact, not raced.
     t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: Date.now() });
-    const fake = await createFakeOpenClawGateway({ token: TOKEN, tickIntervalMs: 50 });
-    const client = createGatewayClient({
-      url: fake.url,
-      token: TOKEN,
-      identity: testIdentity,
-      bootstrap: false,
-    });
-    const disconnects = collect(client, 'disconnected');
-    const events = collect(client, 'event');
-    const advance = async (ms: number, expectEvent: boolean) => {
-      const before = events.length;
-      t.mock.timers.tick(ms);
-      if (expectEvent) await until(() => events.length > before);
-    };
-    try {
+    const clientOptions = { token: TOKEN, bootstrap: false };
+    await withFakeClient({ token: TOKEN, tickIntervalMs: 50 }, clientOptions, async (fake, client) => {
+      const disconnects = collect(client, 'disconnected');
+      const events = collect(client, 'event');
+      const advance = async (ms: number, expectEvent: boolean) => {
+        const before = events.length;
+        t.mock.timers.tick(ms);
+        if (expectEvent) await until(() => events.length > before);
+      };
       await client.connect();
       // Eight tick intervals, i.e. four watchdog windows (2 × 50 ms), with regular ticks.
       for (let i = 0; i < 8; i++) await advance(50, true);
@@ -75,9 +57,6 @@ describe('tick watchdog', () => {
       const lost = nextEvent(client, 'disconnected');
       t.mock.timers.tick(100);
       assert.equal((await lost).code, 4000);
-    } finally {
-      await client.close();
-      await fake.close();
-    }
+    });
   });
 });

@@ -29,15 +29,7 @@ export function normalizeDeviceMetadata(value: string | undefined): string {
  */
 export function buildDeviceAuthPayloadV3(fields: DeviceAuthFields): string {
   return [
-    'v3',
-    fields.deviceId,
-    fields.clientId,
-    fields.clientMode,
-    fields.role,
-    fields.scopes.join(','),
-    String(fields.signedAtMs),
-    fields.token ?? '',
-    fields.nonce,
+    ...sharedFields('v3', fields),
     normalizeDeviceMetadata(fields.platform),
     normalizeDeviceMetadata(fields.deviceFamily),
   ].join('|');
@@ -47,8 +39,23 @@ export function buildDeviceAuthPayloadV3(fields: DeviceAuthFields): string {
 export function buildDeviceAuthPayloadV2(
   fields: Omit<DeviceAuthFields, 'platform' | 'deviceFamily'>,
 ): string {
+  return sharedFields('v2', fields).join('|');
+}
+
+/** Maps a Node `process.platform` value to the Go-style wire platform (`win32` → `windows`). */
+export function toWirePlatform(nodePlatform: string): string {
+  return nodePlatform === 'win32' ? 'windows' : nodePlatform;
+}
+
+// --- internal ---
+
+/** The version tag and the eight fields v2 and v3 both sign, in signing order. */
+function sharedFields(
+  version: 'v2' | 'v3',
+  fields: Omit<DeviceAuthFields, 'platform' | 'deviceFamily'>,
+): string[] {
   return [
-    'v2',
+    version,
     fields.deviceId,
     fields.clientId,
     fields.clientMode,
@@ -57,10 +64,5 @@ export function buildDeviceAuthPayloadV2(
     String(fields.signedAtMs),
     fields.token ?? '',
     fields.nonce,
-  ].join('|');
-}
-
-/** Maps a Node `process.platform` value to the Go-style wire platform (`win32` → `windows`). */
-export function toWirePlatform(nodePlatform: string): string {
-  return nodePlatform === 'win32' ? 'windows' : nodePlatform;
+  ];
 }

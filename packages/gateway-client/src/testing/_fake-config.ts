@@ -4,6 +4,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { ErrorShape } from '@defenseclaw/protocol';
 import JSON5 from 'json5';
+import { invalidRequest } from './_fake-errors.ts';
 
 /** The redaction sentinel OpenClaw puts in place of secrets in `config.get` and `config.patch` answers. */
 export const REDACTED_SENTINEL = '__OPENCLAW_REDACTED__';
@@ -41,12 +42,6 @@ function clone<T>(value: T): T {
 
 function joinPath(parent: string, key: string): string {
   return parent ? `${parent}.${key}` : key;
-}
-
-function invalid(message: string, details?: unknown): ErrorShape {
-  return details === undefined
-    ? { code: 'INVALID_REQUEST', message }
-    : { code: 'INVALID_REQUEST', message, details };
 }
 
 /** Applies an RFC 7386 merge patch: objects merge, `null` deletes, arrays and scalars replace whole. */
@@ -260,22 +255,25 @@ export function createConfigStore(options: ConfigStoreOptions): ConfigStore {
       if (baseHash !== undefined && exists && baseHash !== hash) {
         return {
           success: false,
-          error: invalid('config changed since last load; re-run config.get and retry'),
+          error: invalidRequest('config changed since last load; re-run config.get and retry'),
         };
       }
       let parsed: unknown;
       try {
         parsed = JSON5.parse(input.raw);
       } catch (error) {
-        return { success: false, error: invalid(String(error)) };
+        return { success: false, error: invalidRequest(String(error)) };
       }
       if (!isPlainObject(parsed)) {
-        return { success: false, error: invalid('config.patch raw must be an object') };
+        return { success: false, error: invalidRequest('config.patch raw must be an object') };
       }
       // OpenClaw demands a baseHash once the file exists; without a file there is nothing to race against.
       const hashless = baseHash === undefined && exists;
       if (hashless && !hasHashlessStructure(parsed)) {
-        return { success: false, error: invalid('config base hash required; re-run config.get and retry') };
+        return {
+          success: false,
+          error: invalidRequest('config base hash required; re-run config.get and retry'),
+        };
       }
       const merged = restoreRedacted(applyMergePatch(base, parsed), base) as Json;
       const replacePaths = new Set(input.replacePaths ?? []);
@@ -285,7 +283,7 @@ export function createConfigStore(options: ConfigStoreOptions): ConfigStore {
       if (unconfirmed.length > 0) {
         return {
           success: false,
-          error: invalid(
+          error: invalidRequest(
             `config.patch would remove entries from array path(s): ${unconfirmed.join(', ')}. ` +
               'Pass replacePaths with the exact path(s) when this is intentional, or use config.apply for full-config replacement.',
           ),
@@ -296,7 +294,7 @@ export function createConfigStore(options: ConfigStoreOptions): ConfigStore {
         const guarded = leafPaths.filter((p) => !isHashlessPath(p));
         return {
           success: false,
-          error: invalid(
+          error: invalidRequest(
             `config base hash required for ${guarded.join(', ')}; re-run config.get and retry with baseHash`,
           ),
         };

@@ -1,6 +1,7 @@
 // Default state of the fake gateway and the payload builders of its read-only methods, trimmed from the
 // 2026.9.6 recordings (rpc.jsonl, state.jsonl) but keeping their shapes.
 import { randomUUID } from 'node:crypto';
+import type { SessionsListFilters } from '@defenseclaw/protocol';
 
 /** A skill the fake lists in `skills.status`. */
 export type FakeSkillEntry = {
@@ -167,22 +168,10 @@ export function flattenedSessionFields(row: FakeSessionRow): Record<string, unkn
   };
 }
 
-/** Filters accepted by `sessions.list` (and `sessions.subscribe`). */
-export type SessionListFilters = {
-  limit?: number;
-  offset?: number;
-  agentId?: string;
-  search?: string;
-  activeMinutes?: number;
-  includeGlobal?: boolean;
-  includeUnknown?: boolean;
-  archived?: boolean;
-};
-
 /** Builds the `sessions.list` result object (an object with `sessions`, not an array). */
 export function buildSessionsList(
   rows: Iterable<FakeSessionRow>,
-  filters: SessionListFilters,
+  filters: SessionsListFilters,
 ): Record<string, unknown> {
   const now = Date.now();
   let list = [...rows].sort((a, b) => b.updatedAt - a.updatedAt);

@@ -9,6 +9,7 @@ import {
   normalizeDeviceMetadata,
   type RequestFrame,
 } from '@defenseclaw/protocol';
+import { invalidRequest } from './_fake-errors.ts';
 import {
   anyString,
   arrayOf,
@@ -228,18 +229,14 @@ function rejectUnauthorized(
 ) {
   const canRetryWithDeviceToken = reason === 'token_mismatch' && hasDevice && tokenProvided;
   const message = AUTH_MESSAGES[reason] ?? 'unauthorized';
-  const error: ErrorShape = {
-    code: 'INVALID_REQUEST',
-    message,
-    details: {
-      code: AUTH_DETAIL_CODES[reason] ?? 'AUTH_UNAUTHORIZED',
-      authReason: reason,
-      canRetryWithDeviceToken,
-      recommendedNextStep: canRetryWithDeviceToken
-        ? 'retry_with_device_token'
-        : (NEXT_STEPS[reason] ?? 'review_auth_configuration'),
-    },
-  };
+  const error = invalidRequest(message, {
+    code: AUTH_DETAIL_CODES[reason] ?? 'AUTH_UNAUTHORIZED',
+    authReason: reason,
+    canRetryWithDeviceToken,
+    recommendedNextStep: canRetryWithDeviceToken
+      ? 'retry_with_device_token'
+      : (NEXT_STEPS[reason] ?? 'review_auth_configuration'),
+  });
   if (retryAfterMs !== undefined) {
     error.retryable = true;
     error.retryAfterMs = retryAfterMs;
@@ -257,11 +254,9 @@ const DEVICE_DETAIL_CODES: Record<string, string> = {
 };
 
 function rejectDevice(reason: string, message: string): ConnectDecision {
-  return reject({
-    code: 'INVALID_REQUEST',
-    message,
-    details: { code: DEVICE_DETAIL_CODES[reason] ?? 'DEVICE_AUTH_INVALID', reason },
-  });
+  return reject(
+    invalidRequest(message, { code: DEVICE_DETAIL_CODES[reason] ?? 'DEVICE_AUTH_INVALID', reason }),
+  );
 }
 
 const PAIRING_REQUIREMENTS: Record<string, { requirement: string; hint: string }> = {
@@ -330,25 +325,18 @@ export function evaluateConnect(params: Record<string, unknown>, env: HandshakeE
   const supportsProbe =
     client.mode === 'probe' && maxProtocol >= MIN_PROBE_PROTOCOL && minProtocol <= env.protocol;
   if (!supportsCurrent && !supportsProbe) {
-    return reject(
-      {
-        code: 'INVALID_REQUEST',
-        message: 'protocol mismatch',
-        details: {
-          code: 'PROTOCOL_MISMATCH',
-          clientMinProtocol: minProtocol,
-          clientMaxProtocol: maxProtocol,
-          expectedProtocol: env.protocol,
-          minimumProbeProtocol: MIN_PROBE_PROTOCOL,
-        },
-      },
-      1002,
-    );
+    const details = {
+      code: 'PROTOCOL_MISMATCH',
+      clientMinProtocol: minProtocol,
+      clientMaxProtocol: maxProtocol,
+      expectedProtocol: env.protocol,
+      minimumProbeProtocol: MIN_PROBE_PROTOCOL,
+    };
+    return reject(invalidRequest('protocol mismatch', details), 1002);
   }
 
   const role = typeof params.role === 'string' ? params.role : 'operator';
-  if (role !== 'operator' && role !== 'node')
-    return reject({ code: 'INVALID_REQUEST', message: 'invalid role' });
+  if (role !== 'operator' && role !== 'node') return reject(invalidRequest('invalid role'));
   let scopes = Array.isArray(params.scopes) ? [...(params.scopes as string[])] : [];
   const caps = Array.isArray(params.caps) ? [...(params.caps as string[])] : [];
 
@@ -360,15 +348,13 @@ export function evaluateConnect(params: Record<string, unknown>, env: HandshakeE
     } catch {
       parsedOk = false;
     }
-    return reject({
-      code: 'INVALID_REQUEST',
-      message:
-        'origin not allowed (open the Control UI from the gateway host or allow it in gateway.controlUi.allowedOrigins)',
-      details: {
-        code: 'CONTROL_UI_ORIGIN_NOT_ALLOWED',
-        reason: parsedOk ? 'origin not allowed' : 'origin missing or invalid',
-      },
-    });
+    const message =
+      'origin not allowed (open the Control UI from the gateway host or allow it in gateway.controlUi.allowedOrigins)';
+    const details = {
+      code: 'CONTROL_UI_ORIGIN_NOT_ALLOWED',
+      reason: parsedOk ? 'origin not allowed' : 'origin missing or invalid',
+    };
+    return reject(invalidRequest(message, details));
   }
 
   const auth = (params.auth ?? {}) as AuthBlock;

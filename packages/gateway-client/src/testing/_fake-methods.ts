@@ -1,6 +1,7 @@
 // Default method handlers of the fake gateway: closed-schema params, role and scope checks, and the exact
 // 2026.9.6 error texts (rpc.jsonl).
 import { randomUUID } from 'node:crypto';
+import type { SessionsListFilters } from '@defenseclaw/protocol';
 import { type ApprovalStore, FAKE_APPROVAL_DECISIONS } from './_fake-approvals.ts';
 import type { ConnRecord, FakeCore } from './_fake-core.ts';
 import {
@@ -10,9 +11,9 @@ import {
   buildToolsCatalog,
   createSessionRow,
   flattenedSessionFields,
-  type SessionListFilters,
   sessionObject,
 } from './_fake-data.ts';
+import { invalidRequest } from './_fake-errors.ts';
 import {
   anyString,
   arrayOf,
@@ -60,13 +61,7 @@ function ok(payload: unknown): FakeReply {
 }
 
 function invalid(message: string, details?: unknown): FakeReply {
-  return {
-    ok: false,
-    error:
-      details === undefined
-        ? { code: 'INVALID_REQUEST', message }
-        : { code: 'INVALID_REQUEST', message, details },
-  };
+  return { ok: false, error: invalidRequest(message, details) };
 }
 
 function hasScope(conn: ConnRecord, scope: Scope): boolean {
@@ -196,7 +191,7 @@ export function createMethodTable(deps: MethodDeps): Map<string, MethodSpec> {
     role: 'operator',
     scope: 'operator.read',
     schema: closedObject(listFilterProperties),
-    run: (_conn, params) => ok(buildSessionsList(core.sessions.values(), params as SessionListFilters)),
+    run: (_conn, params) => ok(buildSessionsList(core.sessions.values(), params as SessionsListFilters)),
   });
 
   table.set('sessions.subscribe', {
@@ -209,7 +204,7 @@ export function createMethodTable(deps: MethodDeps): Map<string, MethodSpec> {
       if (Object.keys(params).length === 0) return ok({ subscribed: true });
       return ok({
         subscribed: true,
-        list: buildSessionsList(core.sessions.values(), params as SessionListFilters),
+        list: buildSessionsList(core.sessions.values(), params as SessionsListFilters),
       });
     },
   });

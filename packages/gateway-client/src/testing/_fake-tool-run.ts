@@ -61,31 +61,18 @@ export async function runTool(
   row.updatedAt = startedAt;
 
   let runSeq = 0;
-  const agent = (stream: string, data: Record<string, unknown>) => {
+  // Agent and tool payloads share the run's one seq counter.
+  const agentPayload = (stream: string, data: Record<string, unknown>) => {
     runSeq += 1;
-    core.emit('agent', {
-      runId,
-      stream,
-      data,
-      sessionKey,
-      agentId,
-      seq: runSeq,
-      ts: Date.now(),
-      isHeartbeat: false,
-    });
+    return { runId, stream, data, sessionKey, agentId, seq: runSeq, ts: Date.now(), isHeartbeat: false };
+  };
+  const agent = (stream: string, data: Record<string, unknown>) => {
+    core.emit('agent', agentPayload(stream, data));
   };
   const toolEvent = (data: Record<string, unknown>) => {
-    runSeq += 1;
     const current = row as FakeSessionRow;
     const payload = {
-      runId,
-      stream: 'tool',
-      data,
-      sessionKey,
-      agentId,
-      seq: runSeq,
-      ts: Date.now(),
-      isHeartbeat: false,
+      ...agentPayload('tool', data),
       session: sessionObject(current),
       ...flattenedSessionFields(current),
     };

@@ -16,6 +16,7 @@ import {
   type FakeSessionRow,
   type FakeSkillEntry,
 } from './_fake-data.ts';
+import { invalidRequest } from './_fake-errors.ts';
 import {
   classifyFirstFrame,
   evaluateConnect,
@@ -487,7 +488,7 @@ export async function createFakeOpenClawGateway(
         case 'not-connect': {
           recordRequest(conn, first.frame);
           const message = 'invalid handshake: first request must be connect';
-          sendReply(conn, first.frame.id, { ok: false, error: { code: 'INVALID_REQUEST', message } });
+          sendReply(conn, first.frame.id, { ok: false, error: invalidRequest(message) });
           closeConn(conn, 1008, message);
           notify();
           return;
@@ -495,10 +496,7 @@ export async function createFakeOpenClawGateway(
         case 'bad-params':
           recordRequest(conn, first.frame);
           conn.params = first.frame.params as Record<string, unknown> | undefined;
-          sendReply(conn, first.frame.id, {
-            ok: false,
-            error: { code: 'INVALID_REQUEST', message: first.message },
-          });
+          sendReply(conn, first.frame.id, { ok: false, error: invalidRequest(first.message) });
           closeConn(conn, 1008, truncateCloseReason(first.message));
           notify();
           return;
@@ -529,7 +527,7 @@ export async function createFakeOpenClawGateway(
       const rawId = (parsed as { id?: unknown } | null)?.id;
       sendReply(conn, typeof rawId === 'string' ? rawId : 'invalid', {
         ok: false,
-        error: { code: 'INVALID_REQUEST', message: `invalid request frame: ${problem}` },
+        error: invalidRequest(`invalid request frame: ${problem}`),
       });
       return;
     }
