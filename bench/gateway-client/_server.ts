@@ -83,9 +83,17 @@ port.on('message', (command: Command) => {
     const connection = fake.openConnections[0];
     if (!connection) throw new Error('bench: the client is not connected');
     let seq = lastSeq(connection.sent);
-    for (const frame of frames) fake.sendRaw(frame.replace('"seq":0}', `"seq":${++seq}}`));
+    fake.sendRaw(frames.map((frame) => frame.replace('"seq":0}', `"seq":${++seq}}`)));
   } else {
-    for (const client of floor.clients) for (const frame of frames) client.send(frame);
+    // Same corked chunks as the fake's burst, so both sides get the same sender.
+    for (const client of floor.clients) {
+      const tcp = (client as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+      for (let start = 0; start < frames.length; start += 256) {
+        tcp.cork();
+        for (const frame of frames.slice(start, start + 256)) client.send(frame);
+        tcp.uncork();
+      }
+    }
   }
   port.postMessage({ op: 'sent', count: command.count });
 });

@@ -3,7 +3,7 @@
 // rounds and the ratio ours/floor.
 //
 //   pnpm bench            (or: node --import tsx bench/gateway-client/index.ts)
-//   BENCH_ROUNDS=7 BENCH_EVENTS=50000 pnpm bench
+//   BENCH_ROUNDS=7 BENCH_EVENTS=50000 BENCH_PAYLOAD_BYTES=400,2048 pnpm bench
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
@@ -14,7 +14,9 @@ import { median, percentile, printTable } from '../_stats.ts';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
 const RPCS = Number(process.env.BENCH_RPCS ?? 5_000);
-const PAYLOAD_BYTES = Number(process.env.BENCH_PAYLOAD_BYTES ?? 400);
+// 400 B is a small tool event; ~2 KiB is what a real 2026.9.6 `session.tool` frame weighs (the
+// session row is flattened into the payload).
+const PAYLOAD_SIZES = (process.env.BENCH_PAYLOAD_BYTES ?? '400,2048').split(',').map(Number);
 
 type Ready = { op: 'ready'; url: string; floorUrl: string; token: string };
 
@@ -25,8 +27,8 @@ const ready = await new Promise<Ready>((resolve, reject) => {
     if (message.op === 'ready') resolve(message as Ready);
   });
 });
-const blast = (target: 'fake' | 'floor') =>
-  worker.postMessage({ op: 'blast', count: EVENTS, payloadBytes: PAYLOAD_BYTES, target });
+const blast = (target: 'fake' | 'floor', payloadBytes: number) =>
+  worker.postMessage({ op: 'blast', count: EVENTS, payloadBytes, target });
 
 // --- ours ---------------------------------------------------------------------------------
 const identity = deviceIdentityFromSeed(new Uint8Array(32).map((_, i) => i));
@@ -54,12 +56,12 @@ client.on('event', (event) => {
   }
 });
 
-async function oursEventsRound(): Promise<number> {
+async function oursEventsRound(payloadBytes: number): Promise<number> {
   received = 0;
   const done = new Promise<void>((resolve) => {
     roundDone = resolve;
   });
-  blast('fake');
+  blast('fake', payloadBytes);
   await done;
   return EVENTS / ((lastAt - firstAt) / 1000);
 }
@@ -100,12 +102,12 @@ floorSocket.on('message', (data) => {
   }
 });
 
-async function floorEventsRound(): Promise<number> {
+async function floorEventsRound(payloadBytes: number): Promise<number> {
   floorReceived = 0;
   const done = new Promise<void>((resolve) => {
     floorDone = resolve;
   });
-  blast('floor');
+  blast('floor', payloadBytes);
   await done;
   return EVENTS / ((floorLast - floorFirst) / 1000);
 }
@@ -125,14 +127,24 @@ async function floorRpcRound(): Promise<number[]> {
 }
 
 // --- rounds, interleaved so both sides see the same machine state -----------------------------
-const ours = { eps: [] as number[], p50: [] as number[], p99: [] as number[] };
-const floor = { eps: [] as number[], p50: [] as number[], p99: [] as number[] };
-process.stderr.write(`bench: ${ROUNDS} rounds × ${EVENTS} events (${PAYLOAD_BYTES} B) and ${RPCS} RPCs\n`);
-await oursEventsRound(); // warm-up (JIT, socket buffers)
-await floorEventsRound();
+const ours = { eps: new Map<number, number[]>(), p50: [] as number[], p99: [] as number[] };
+const floor = { eps: new Map<number, number[]>(), p50: [] as number[], p99: [] as number[] };
+for (const size of PAYLOAD_SIZES) {
+  ours.eps.set(size, []);
+  floor.eps.set(size, []);
+}
+process.stderr.write(
+  `bench: ${ROUNDS} rounds × ${EVENTS} events (${PAYLOAD_SIZES.join(' B, ')} B) and ${RPCS} RPCs\n`,
+);
+for (const size of PAYLOAD_SIZES) {
+  await oursEventsRound(size); // warm-up (JIT, socket buffers)
+  await floorEventsRound(size);
+}
 for (let round = 1; round <= ROUNDS; round++) {
-  ours.eps.push(await oursEventsRound());
-  floor.eps.push(await floorEventsRound());
+  for (const size of PAYLOAD_SIZES) {
+    ours.eps.get(size)!.push(await oursEventsRound(size));
+    floor.eps.get(size)!.push(await floorEventsRound(size));
+  }
   const oursRtt = await oursRpcRound();
   const floorRtt = await floorRpcRound();
   ours.p50.push(percentile(oursRtt, 50));
@@ -142,27 +154,26 @@ for (let round = 1; round <= ROUNDS; round++) {
   process.stderr.write(`bench: round ${round}/${ROUNDS} done\n`);
 }
 
+const ratio = (a: number, b: number) => (a / b).toFixed(2);
 printTable('gateway-client (median of rounds)', [
   ['metric', 'ours', 'floor (bare ws)', 'ours/floor', 'target'],
-  [
-    'events/s dispatched',
-    median(ours.eps).toFixed(0),
-    median(floor.eps).toFixed(0),
-    (median(ours.eps) / median(floor.eps)).toFixed(2),
-    '≥ 100000',
-  ],
+  ...PAYLOAD_SIZES.map((size) => {
+    const o = median(ours.eps.get(size)!);
+    const f = median(floor.eps.get(size)!);
+    return [`events/s dispatched (${size} B)`, o.toFixed(0), f.toFixed(0), ratio(o, f), '≥ 100000'];
+  }),
   [
     'RPC round trip p50 (ms)',
     median(ours.p50).toFixed(3),
     median(floor.p50).toFixed(3),
-    (median(ours.p50) / median(floor.p50)).toFixed(2),
+    ratio(median(ours.p50), median(floor.p50)),
     '≤ 0.3',
   ],
   [
     'RPC round trip p99 (ms)',
     median(ours.p99).toFixed(3),
     median(floor.p99).toFixed(3),
-    (median(ours.p99) / median(floor.p99)).toFixed(2),
+    ratio(median(ours.p99), median(floor.p99)),
     '',
   ],
 ]);

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
+  ADVERTISED_EVENTS,
   CLOSE_CODES,
   CONNECT_DETAIL_CODES,
-  CONSUMED_EVENTS,
   DEFAULT_CAPS,
   type ErrorShape,
   type EventFrame,
@@ -619,7 +619,7 @@ export function createGatewayClient(options: GatewayClientOptions = {}): Gateway
     const events = hello.features?.events;
     if (events !== undefined) {
       const known = new Set(events);
-      const missing = CONSUMED_EVENTS.filter((name) => !known.has(name));
+      const missing = ADVERTISED_EVENTS.filter((name) => !known.has(name));
       if (missing.length > 0) {
         logger.warn(`the gateway does not advertise events we consume: ${missing.join(', ')}`);
       }

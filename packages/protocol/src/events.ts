@@ -26,6 +26,14 @@ export const CONSUMED_EVENTS: readonly EventName[] = Object.freeze(
   Object.values(EVENTS).filter((name) => name !== EVENTS.CONNECT_CHALLENGE),
 );
 
+/**
+ * The consumed events a server is expected to list in `hello.features.events`: all but
+ * `config.changed`, which OpenClaw 2026.9.6 emits without advertising it.
+ */
+export const ADVERTISED_EVENTS: readonly EventName[] = Object.freeze(
+  CONSUMED_EVENTS.filter((name) => name !== EVENTS.CONFIG_CHANGED),
+);
+
 const stringArray = v.array(v.string());
 
 /** Validates the `tick` payload `{ts}`. */

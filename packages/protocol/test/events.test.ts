@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CONSUMED_EVENTS, EVENTS, isKnownEvent, parseEventPayload } from '../src/index.ts';
+import { ADVERTISED_EVENTS, CONSUMED_EVENTS, EVENTS, isKnownEvent, parseEventPayload } from '../src/index.ts';
+import { findResult, loadFixture } from './_fixtures.ts';
 
 const toolPayload = (data: Record<string, unknown>) => ({
   runId: 'r',
@@ -20,6 +21,20 @@ describe('EVENTS / CONSUMED_EVENTS', () => {
     assert.ok(CONSUMED_EVENTS.includes(EVENTS.EXEC_APPROVAL_REQUESTED));
     assert.equal(Object.values(EVENTS).includes('tool_call' as never), false);
     assert.equal(isKnownEvent('tool_result'), false);
+  });
+});
+
+describe('ADVERTISED_EVENTS', () => {
+  it('lists only events the real 2026.9.6 hello-ok advertises', () => {
+    const hello = findResult(loadFixture('rpc.jsonl'), 'connect') as { features: { events: string[] } };
+    const advertised = new Set(hello.features.events);
+    assert.deepEqual(
+      ADVERTISED_EVENTS.filter((name) => !advertised.has(name)),
+      [],
+    );
+    // config.changed is emitted (rpc.jsonl) but not advertised, so it is left out of the check.
+    assert.equal(advertised.has(EVENTS.CONFIG_CHANGED), false);
+    assert.equal(ADVERTISED_EVENTS.length, CONSUMED_EVENTS.length - 1);
   });
 });
 

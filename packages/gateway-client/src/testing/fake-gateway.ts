@@ -45,6 +45,9 @@ import type {
   FakeToolRunResult,
 } from './fake-types.ts';
 
+/** Frames per corked write when `sendRaw` sends a burst. */
+const RAW_BURST_CHUNK = 256;
+
 /** Options of `createFakeOpenClawGateway`. */
 export type FakeOpenClawGatewayOptions = {
   /** The shared gateway token; when set the fake runs in auth mode `token`, otherwise `none`. */
@@ -162,8 +165,8 @@ export type FakeOpenClawGateway = {
   ): void;
   /** Advances the seq counters by `n` so that the next event shows a gap. */
   skipSeq(n: number): void;
-  /** Sends raw data (malformed JSON, binary, unknown frame types) to every open connection or `to`. */
-  sendRaw(data: string | Buffer, options?: { to?: FakeTarget }): void;
+  /** Sends raw data (malformed JSON, binary, unknown frame types, or a burst of frames) to every open connection or `to`. */
+  sendRaw(data: string | Buffer | readonly (string | Buffer)[], options?: { to?: FakeTarget }): void;
   /** Closes every open connection with a close frame. */
   closeAll(code?: number, reason?: string): void;
   /** Destroys every open connection without a close frame. */
@@ -759,7 +762,17 @@ export async function createFakeOpenClawGateway(
     },
     sendRaw(data, rawOptions = {}) {
       const match = rawOptions.to === undefined ? () => true : resolveTarget(rawOptions.to);
-      for (const conn of openConns().filter(match)) sendSpecs(conn, [data], 'none');
+      const frames: readonly (string | Buffer)[] = Array.isArray(data) ? data : [data as string | Buffer];
+      for (const conn of openConns().filter(match)) {
+        // A burst is written in corked chunks, as a busy server flushes its queue: many frames per
+        // syscall instead of one each.
+        const tcp = (conn.socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+        for (let start = 0; start < frames.length; start += RAW_BURST_CHUNK) {
+          tcp?.cork();
+          sendSpecs(conn, frames.slice(start, start + RAW_BURST_CHUNK), 'none');
+          tcp?.uncork();
+        }
+      }
     },
     closeAll(code = 1000, reason = '') {
       for (const conn of openConns()) closeConn(conn, code, reason);
