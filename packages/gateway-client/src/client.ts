@@ -982,7 +982,11 @@ export function createGatewayClient(options: GatewayClientOptions = {}): Gateway
       );
       if (state === 'connected') state = running ? 'reconnecting' : 'idle';
       if (state === 'closed') logger.debug(`connection closed: ${describeClose(code, reason)}`);
-      else logger.warn(`connection to the gateway lost: ${describeClose(code, reason)}`);
+      else {
+        logger.warn(`connection to the gateway lost: ${describeClose(code, reason)}`);
+        // The reconnect loop reports this same failure next; it was just logged, so it goes to debug.
+        lastFailureKey = failureKey(lostError);
+      }
     }
     if (conn.opened) {
       emitter.emit('disconnected', { code, reason, error: conn.failure, wasConnected: wasLive });
@@ -1050,7 +1054,7 @@ export function createGatewayClient(options: GatewayClientOptions = {}): Gateway
   };
 
   const reportFailure = (error: GatewayClientError): void => {
-    const key = `${error.code}|${error.detailCode ?? ''}|${error.message}`;
+    const key = failureKey(error);
     if (key === lastFailureKey) {
       logger.debug(`gateway connection attempt failed again: ${error.message}`);
       return;
@@ -1224,4 +1228,9 @@ function withoutDeviceToken(hello: HelloOk): HelloOk {
   if (hello.auth === undefined || !('deviceToken' in hello.auth)) return hello;
   const { deviceToken: _dropped, ...auth } = hello.auth;
   return { ...hello, auth };
+}
+
+/** Identifies a failure cause, so the same one is logged once. */
+function failureKey(error: GatewayClientError): string {
+  return `${error.code}|${error.detailCode ?? ''}|${error.message}`;
 }
