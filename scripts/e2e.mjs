@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `pnpm test:e2e`: makes sure Node 24 and openclaw@2026.9.6 are in the e2e cache (installing them
-// from the npm registry on a fresh machine, reusing them otherwise), then runs the end-to-end test
-// against a real OpenClaw gateway (spec 10 §7.3) and exits with its code.
+// from the npm registry on a fresh machine, reusing them otherwise), then runs the end-to-end tests
+// against a real OpenClaw gateway, one file after the other: the gateway client's (spec 10 §7.3),
+// then the real sidecar judging real agent runs. Exits with the first failing test's code (0 if all pass).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -10,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 
 const OPENCLAW_VERSION = '2026.9.6';
 const NODE_MAJOR = '24';
-const TEST_FILE = 'packages/gateway-client/test/e2e-openclaw.test.ts';
+const TEST_FILES = [
+  'packages/gateway-client/test/e2e-openclaw.test.ts',
+  'apps/gateway/test/e2e-sidecar-openclaw.test.ts',
+];
 
 const started = performance.now();
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -100,13 +104,20 @@ if (
 }
 
 const testStarted = performance.now();
-const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', TEST_FILE], {
-  cwd: root,
-  stdio: 'inherit',
-  env: { ...process.env, DEFENSECLAW_E2E_OPENCLAW: '1', DEFENSECLAW_E2E_CACHE: cacheDir },
-});
-const code = run.status ?? (run.signal !== null ? 1 : 0);
+let code = 0;
+for (const file of TEST_FILES) {
+  const fileStarted = performance.now();
+  say(`running ${file}…`);
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', file], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, DEFENSECLAW_E2E_OPENCLAW: '1', DEFENSECLAW_E2E_CACHE: cacheDir },
+  });
+  const fileCode = run.status ?? (run.signal !== null ? 1 : 0);
+  say(`${file} ${fileCode === 0 ? 'passed' : 'FAILED'} in ${seconds(fileStarted)}`);
+  if (code === 0) code = fileCode;
+}
 say(
-  `e2e test ${code === 0 ? 'passed' : 'FAILED'} in ${seconds(testStarted)} (wall time ${seconds(started)})`,
+  `e2e tests ${code === 0 ? 'passed' : 'FAILED'} in ${seconds(testStarted)} (wall time ${seconds(started)})`,
 );
 process.exit(code);

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { openAuditStore } from '@defenseclaw/audit-store';
 import { createFakeOpenClawGateway, type FakeOpenClawGateway } from '@defenseclaw/gateway-client/testing';
 import { type CliProcess, cleanEnv, freePort, runCli, spawnCli, waitUntil } from './_helpers.ts';
 
@@ -124,13 +125,32 @@ describe('defenseclaw-gateway run', () => {
     assert.equal(health.gateway?.details?.protocol, 4);
     assert.equal(health.sandbox?.state, 'disabled');
     assert.equal(health.sandbox?.details?.reason, 'not supported in this build');
-    for (const key of ['watcher', 'guardrail', 'telemetry', 'splunk', 'audit', 'policy']) {
+    for (const key of ['watcher', 'guardrail', 'telemetry', 'splunk']) {
       assert.equal(health[key]?.state, 'disabled', key);
       assert.equal(typeof health[key]?.details?.reason, 'string', key);
     }
-    // The data dir was created private, with the device key inside.
+    // The audit store and the policy engine are live.
+    assert.equal(health.audit?.state, 'running');
+    assert.equal(health.audit?.details?.path, join(dir, 'audit.db'));
+    assert.equal(health.audit?.details?.synchronous, 'normal');
+    assert.equal(health.audit?.details?.queue_capacity, 10_000);
+    assert.equal(health.policy?.state, 'running');
+    assert.equal(health.policy?.details?.mode, 'action');
+    assert.equal(health.policy?.details?.profile, 'default');
+    assert.ok(Number(health.policy?.details?.rules) > 50, 'the default pack is loaded');
+    assert.match(
+      String((health.policy?.details?.generation as { digest?: string })?.digest),
+      /^[0-9a-f]{64}$/,
+    );
+    // The data dir was created private, with the device key, .env and audit.db inside.
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     assert.equal(statSync(join(dir, 'device.key')).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, 'audit.db')).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, '.env')).mode & 0o777, 0o600);
+    const envText = readFileSync(join(dir, '.env'), 'utf8');
+    const evidenceKey = /^DEFENSECLAW_EVIDENCE_KEY=([0-9a-f]{64})$/m.exec(envText)?.[1];
+    const apiToken = /^DEFENSECLAW_API_TOKEN=([0-9a-f]{64})$/m.exec(envText)?.[1];
+    assert.ok(evidenceKey && apiToken, 'both secrets generated into .env');
 
     await fake.emitToolRun({
       sessionKey: 'agent:main:main',
@@ -155,12 +175,67 @@ describe('defenseclaw-gateway run', () => {
     assert.equal(stderr.match(/tool call read/g)?.length, 1, 'one line per tool call');
     assert.equal(stderr.match(/tool result read/g)?.length, 1, 'one line per tool result');
     assert.ok(!stderr.includes(TOKEN), 'the token never reaches the log');
+    assert.ok(!stderr.includes(evidenceKey) && !stderr.includes(apiToken), 'generated secrets never logged');
     assert.match(stderr, /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO \[events\] tool call read/m);
+    assert.match(stderr, /INFO \[sidecar\] generated DEFENSECLAW_EVIDENCE_KEY into /);
 
     child.kill('SIGTERM');
     const { code } = await child.exited;
     assert.equal(code, 0);
     assert.equal(await getHealth(apiPort), undefined, 'the API port is released');
+
+    // The trail: start, the read's call and result, the approval, and a clean stop with the drain counts.
+    const store = openAuditStore({ path: join(dir, 'audit.db') });
+    try {
+      assert.equal(store.previousShutdown, 'clean');
+      const kinds = store.queries
+        .listEvents({ limit: 100 })
+        .events.map((e) => e.kind)
+        .reverse();
+      assert.deepEqual(kinds, ['sidecar.start', 'tool.call', 'tool.result', 'exec.approval', 'sidecar.stop']);
+      const start = store.queries.listEvents({ kind: 'sidecar.start' }).events[0]!;
+      assert.equal(
+        (store.queries.getEvent(start.id)!.payload as { previous_shutdown: string }).previous_shutdown,
+        'first',
+      );
+      const stop = store.queries.getEvent(store.queries.listEvents({ kind: 'sidecar.stop' }).events[0]!.id)!;
+      assert.equal((stop.payload as { dropped: number }).dropped, 0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('exits 3 with file:line:col for an invalid operator pack, and 1 when audit.db cannot be opened', async () => {
+    const dir = home();
+    mkdirSync(join(dir, 'policies'));
+    writeFileSync(
+      join(dir, 'policies', 'acme.yaml'),
+      [
+        'pack: { name: acme, version: 1.0.0 }',
+        'rules:',
+        '  - id: ACME-RM',
+        '    title: rm in the deploy dir',
+        '    category: custom',
+        '    severity: high',
+        '    targets: [command]',
+        "    patterns: ['rm -rf /srv/deploy']",
+        '    colour: red',
+        '',
+      ].join('\n'),
+    );
+    const pack = await runCli(['run', '--home', dir], cleanEnv({ DEFENSECLAW__GATEWAY__CONNECT: 'false' }));
+    assert.equal(pack.code, 3);
+    assert.match(pack.stderr, /^policy error: 1 problem in the rule packs$/m);
+    assert.match(pack.stderr, /acme\.yaml:9:\d+ .*colour/);
+
+    const other = home();
+    mkdirSync(join(other, 'audit.db'));
+    const audit = await runCli(
+      ['run', '--home', other],
+      cleanEnv({ DEFENSECLAW__GATEWAY__CONNECT: 'false' }),
+    );
+    assert.equal(audit.code, 1);
+    assert.match(audit.stderr, /^audit: cannot open .*audit\.db: /m);
   });
 
   it('exits 3 naming the unknown key, with its line and a did-you-mean', async () => {

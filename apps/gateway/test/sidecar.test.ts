@@ -49,6 +49,8 @@ async function configFor(dir: string, patch: (config: Config) => void): Promise<
   config.gateway.reconnect_ms = 50;
   config.gateway.max_reconnect_ms = 200;
   config.claw.config_file = join(dir, 'missing-openclaw.json');
+  config.audit.path = join(dir, 'audit.db');
+  config.policy.pack_dirs = [join(dir, 'policies')];
   patch(config);
   return config;
 }
@@ -86,7 +88,13 @@ describe('createSidecar', () => {
       const text = readFileSync(join(dir, '.env'), 'utf8');
       return text.includes(`OPENCLAW_GATEWAY_TOKEN=${TOKEN}`) ? text : undefined;
     });
-    assert.equal(envText, `# operator notes\nOTHER=1\nOPENCLAW_GATEWAY_TOKEN=${TOKEN}\n`);
+    // The first run also generated the evidence key and API token; every other line is kept, in order.
+    assert.match(
+      envText,
+      new RegExp(
+        `^# operator notes\\nOTHER=1\\nDEFENSECLAW_EVIDENCE_KEY=[0-9a-f]{64}\\nDEFENSECLAW_API_TOKEN=[0-9a-f]{64}\\nOPENCLAW_GATEWAY_TOKEN=${TOKEN}\\n$`,
+      ),
+    );
     assert.equal(statSync(join(dir, '.env')).mode & 0o777, 0o600);
     assert.ok(!out.text().includes(TOKEN), 'fresh token not logged');
     assert.ok(!out.text().includes(STALE), 'stale token not logged');

@@ -6,17 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createNormalizer, type Logger, METHODS, type NormalizedRecord } from '@defenseclaw/protocol';
-import {
-  type ClientEventMap,
-  createGatewayClient,
-  deviceIdentityFromSeed,
-  type GatewayClient,
-  type GatewayClientError,
-  type GatewayClientOptions,
-  isGatewayClientError,
-  isRoleError,
-} from '../src/index.ts';
-import { type FakeLlm, startFakeLlm } from './_fake-llm.ts';
+import { type FakeLlm, startFakeLlm } from '../../../e2e/fake-llm.ts';
 import {
   createScratchDir,
   e2eCacheDir,
@@ -27,7 +17,17 @@ import {
   type OpenClawInstall,
   type ScratchDir,
   startOpenClawGateway,
-} from './_openclaw-harness.ts';
+} from '../../../e2e/openclaw-harness.ts';
+import {
+  type ClientEventMap,
+  createGatewayClient,
+  deviceIdentityFromSeed,
+  type GatewayClient,
+  type GatewayClientError,
+  type GatewayClientOptions,
+  isGatewayClientError,
+  isRoleError,
+} from '../src/index.ts';
 
 const skip =
   process.env.DEFENSECLAW_E2E_OPENCLAW === '1'

@@ -41,15 +41,24 @@ export async function runForeground(flags: GlobalFlags): Promise<void> {
     color: wantsColor(flags, process.stderr),
   });
   const log = logger.child('sidecar');
+  // Set once the sidecar exists: an abrupt exit still flushes the audit queue for at most 1 s (spec 20 §2.6).
+  let flushAudit: () => Promise<unknown> = () => Promise.resolve();
+  const flushAndExit = (code: number) => {
+    const timer = setTimeout(() => process.exit(code), 1000);
+    timer.unref();
+    void flushAudit()
+      .catch(() => {})
+      .finally(() => process.exit(code));
+  };
   process.on('uncaughtException', (error) => {
     log.error('uncaught exception; exiting', { error: error.stack ?? error.message });
-    process.exit(EXIT_CODES.RUNTIME);
+    flushAndExit(EXIT_CODES.RUNTIME);
   });
   process.on('unhandledRejection', (reason) => {
     log.error('unhandled rejection; exiting', {
       error: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason),
     });
-    process.exit(EXIT_CODES.RUNTIME);
+    flushAndExit(EXIT_CODES.RUNTIME);
   });
 
   log.info(`defenseclaw-gateway ${APP_VERSION} starting`, {
@@ -66,6 +75,7 @@ export async function runForeground(flags: GlobalFlags): Promise<void> {
   // Loaded here so that `--help` and `version` never load the gateway client.
   const { createSidecar } = await import('../sidecar/sidecar.ts');
   const sidecar = createSidecar(config, { logger, dataDir, clientVersion: APP_VERSION });
+  flushAudit = () => sidecar.store?.flush() ?? Promise.resolve();
   try {
     await sidecar.start();
   } catch (error) {
@@ -86,8 +96,9 @@ export async function runForeground(flags: GlobalFlags): Promise<void> {
     let received = false;
     const onSignal = (name: NodeJS.Signals) => {
       if (received) {
-        log.warn(`second ${name}; exiting now`);
-        process.exit(130);
+        log.warn(`second ${name}; flushing the audit queue for at most 1 s, then exiting`);
+        flushAndExit(130);
+        return;
       }
       received = true;
       resolve(name);

@@ -1,3 +1,4 @@
+import { PolicyConfigSchema } from '@defenseclaw/policy';
 import * as v from 'valibot';
 import {
   bool,
@@ -110,6 +111,12 @@ export const ConfigSchema = v.strictObject(
         },
       ),
       scan: section({ budget_ms: int(200, 1, 60_000) }),
+      // Spec 30's own keys, validated by the policy package's schema (compile checks the cross references).
+      profiles: PolicyConfigSchema.entries.profiles,
+      profile_by_lane: PolicyConfigSchema.entries.profile_by_lane,
+      overrides: PolicyConfigSchema.entries.overrides,
+      tool_classes: PolicyConfigSchema.entries.tool_classes,
+      approval_tool_name: PolicyConfigSchema.entries.approval_tool_name,
     }),
     audit: section({
       path: pathStr('audit.db'),

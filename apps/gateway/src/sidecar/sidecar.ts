@@ -1,18 +1,29 @@
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { type AuditStore, openAuditStore } from '@defenseclaw/audit-store';
 import { createGatewayClient, type GatewayClient, readOpenClawToken } from '@defenseclaw/gateway-client';
+import { createEngine, maskSecrets, type PolicyEngine } from '@defenseclaw/policy';
 import { createNormalizer } from '@defenseclaw/protocol';
+import { CliError, EXIT_CODES } from '../cli-error.ts';
 import { writeEnvVar } from '../config/env-file.ts';
 import { displayPath } from '../config/paths.ts';
 import type { Config } from '../config/schema.ts';
+import { EVIDENCE_KEY_ENV, ensureSidecarSecrets } from '../config/secrets.ts';
 import { describeToken, resolveGatewayToken } from '../config/token.ts';
 import type { AppLogger } from '../logger.ts';
+import { type AuditHealth, createAuditHealth } from './audit-health.ts';
 import { formatRecord } from './format-record.ts';
 import { bindGatewayHealth, type GatewayHealthBinding } from './gateway-health.ts';
 import { createHealthRegistry, type HealthRegistry, SUBSYSTEMS } from './health.ts';
 import { createHealthApp, type HttpListener, listenHttp } from './http.ts';
+import { createInspectionPipeline, type InspectionPipeline, inspectionSettings } from './inspection.ts';
+import { loadSidecarPolicy } from './policy-setup.ts';
 
 /** How long `close()` may take before it gives up waiting (spec: the process exits within 2 s of a signal). */
 export const CLOSE_BUDGET_MS = 1800;
+
+/** How often health details are refreshed from the store and pipeline counters. */
+export const HEALTH_REFRESH_MS = 500;
 
 /** Options of `createSidecar`. */
 export type SidecarOptions = {
@@ -22,27 +33,33 @@ export type SidecarOptions = {
   dataDir: string;
   /** The version reported to OpenClaw as `client.version`. */
   clientVersion: string;
-  /** Environment for token resolution. @default process.env */
+  /** Environment for token resolution and the generated secrets. @default process.env */
   env?: NodeJS.ProcessEnv;
 };
 
-/** The running composition of health registry, HTTP listener and gateway client. */
+/** The running composition of audit store, policy engine, health registry, HTTP listener and gateway client. */
 export type Sidecar = {
   /** The health map served on `GET /health`. */
   readonly health: HealthRegistry;
   /** The API address once started, `host:port`. */
   readonly address: string | undefined;
-  /** Binds the API and starts the gateway client; throws `BindError` when the API port is taken. */
+  /** The audit store once opened (tests read it). */
+  readonly store: AuditStore | undefined;
+  /** The live inspection pipeline once started. */
+  readonly inspection: InspectionPipeline | undefined;
+  /**
+   * Opens the audit store, compiles the policy, binds the API and starts the gateway client (spec 20 §2.6).
+   *
+   * @throws CliError exit 1 when the audit store cannot open, exit 3 for an invalid rule pack; `BindError` when the
+   * API port is taken.
+   */
   start(): Promise<void>;
-  /** Stops everything within `CLOSE_BUDGET_MS`; safe to call twice. */
+  /** Stops everything within `CLOSE_BUDGET_MS`, draining the audit queue last; safe to call twice. */
   close(): Promise<void>;
 };
 
 // Subsystems of later releases: what the operator reads in `details.reason` until they arrive.
 const NOT_BUILT = {
-  audit: 'not built yet: the SQLite audit store arrives with @defenseclaw/audit-store; nothing is recorded',
-  policy:
-    'not built yet: the policy engine arrives with @defenseclaw/policy; tool calls are logged, not judged',
   watcher: 'not built yet: the skill watcher arrives in a later release',
   guardrail: 'not built yet: the LLM guardrail proxy arrives with @defenseclaw/guardrail-proxy',
   telemetry: 'not built yet: /metrics arrives with the REST API',
@@ -50,8 +67,9 @@ const NOT_BUILT = {
 } as const;
 
 /**
- * Composes the sidecar: health registry, `GET /health` listener, gateway client and normaliser, logging one line
- * per tool call, tool result and approval request.
+ * Composes the sidecar (spec 20 §2.6): audit store → policy engine (bundled + operator packs, lists from the store,
+ * evidence key from `.env`) → `GET /health` listener → gateway client feeding the inspection pipeline, which
+ * judges every tool call, tool result and exec approval and records it.
  *
  * @example
  * ```ts
@@ -65,19 +83,29 @@ export function createSidecar(config: Config, options: SidecarOptions): Sidecar 
   const log = options.logger.child('sidecar');
   const gatewayLog = options.logger.child('gateway');
   const eventLog = options.logger.child('events');
+  const policyLog = options.logger.child('policy');
+  const auditLog = options.logger.child('audit');
   const health = createHealthRegistry();
   const envFile = join(options.dataDir, '.env');
   let listener: HttpListener | undefined;
   let client: GatewayClient | undefined;
   let binding: GatewayHealthBinding | undefined;
+  let store: AuditStore | undefined;
+  let engine: PolicyEngine | undefined;
+  let pipeline: InspectionPipeline | undefined;
+  let auditHealth: AuditHealth | undefined;
+  let ticker: NodeJS.Timeout | undefined;
+  let offPressure: (() => void) | undefined;
+  let connId: string | undefined;
   let requests = 0;
   let refreshedToken: string | undefined;
+  let startedAt: number | undefined;
+  // sidecar.stop pairs with a recorded sidecar.start; a start that failed half-way records neither.
+  let startRecorded = false;
   let closing: Promise<void> | undefined;
 
   const markStatic = () => {
     health.set('sandbox', 'disabled', { details: { reason: 'not supported in this build' } });
-    health.set('audit', 'disabled', { details: { reason: NOT_BUILT.audit } });
-    health.set('policy', 'disabled', { details: { reason: NOT_BUILT.policy } });
     health.set('watcher', 'disabled', {
       details: {
         reason: config.gateway.watcher.enabled
@@ -112,6 +140,98 @@ export function createSidecar(config: Config, options: SidecarOptions): Sidecar 
       log.warn('splunk.enabled is true, but this build has no Splunk forwarder; nothing is sent');
   };
 
+  const openStore = (): AuditStore => {
+    const path = config.audit.path;
+    health.set('audit', 'starting', { details: { path: displayPath(path) } });
+    try {
+      const opened = openAuditStore({
+        path,
+        synchronous: config.audit.synchronous,
+        queueSize: config.audit.queue_size,
+        batchMax: config.audit.batch_max,
+        flushIntervalMs: config.audit.flush_interval_ms,
+        enqueueTimeoutMs: config.audit.enqueue_timeout_ms,
+        capture: config.audit.capture,
+        maxPayloadBytes: config.audit.max_payload_bytes,
+        version: options.clientVersion,
+        logger: auditLog,
+      });
+      return opened;
+    } catch (error) {
+      // The store's messages start with "audit: cannot open <path>: "; keep only the cause.
+      const message = (error instanceof Error ? error.message : String(error))
+        .replace(/^audit: /, '')
+        .replace(`cannot open ${path}: `, '');
+      health.set('audit', 'error', { lastError: message });
+      throw new CliError(EXIT_CODES.RUNTIME, `audit: cannot open ${displayPath(path)}: ${message}`, {
+        cause: error,
+      });
+    }
+  };
+
+  const startPolicy = async (opened: AuditStore): Promise<PolicyEngine> => {
+    health.set('policy', 'starting', {
+      details: { profile: config.policy.profile, mode: config.policy.mode },
+    });
+    const loaded = await loadSidecarPolicy(config, policyLog);
+    for (const warning of loaded.warnings) policyLog.warn(warning.message);
+    const secrets = ensureSidecarSecrets({ envFile, apiTokenEnv: config.gateway.api_token_env, env });
+    options.logger.addSecret(env[EVIDENCE_KEY_ENV]);
+    options.logger.addSecret(secrets.apiToken);
+    for (const name of secrets.generated) log.info(`generated ${name} into ${displayPath(envFile)}`);
+    for (const warning of secrets.warnings) log.warn(warning);
+    const created = createEngine(loaded.policy, {
+      evidenceKey: secrets.evidenceKey,
+      lists: { entries: opened.lists.entries(Date.now()) },
+    });
+    reportPolicy(created, loaded.packDirs);
+    return created;
+  };
+
+  const reportPolicy = (current: PolicyEngine, packDirs: readonly string[]) => {
+    const generation = current.generation;
+    const entries = store?.lists.entries(Date.now()) ?? [];
+    health.set('policy', 'running', {
+      details: {
+        profile: config.policy.profile,
+        mode: config.policy.mode,
+        generation: {
+          id: generation.id,
+          digest: generation.digest,
+          loaded_at: new Date(generation.loadedAt).toISOString(),
+        },
+        packs: generation.packs.map((pack) => `${pack.name}@${pack.version}`),
+        pack_dirs: packDirs.map((dir) => displayPath(dir)),
+        rules: current.stats.rules,
+        lists: {
+          block: entries.filter((entry) => entry.action === 'block').length,
+          allow: entries.filter((entry) => entry.action === 'allow').length,
+        },
+      },
+    });
+    policyLog.info(
+      `policy generation ${generation.id} loaded: ${current.stats.rules} rules in ${current.stats.packs} packs`,
+      { mode: config.policy.mode, profile: config.policy.profile },
+    );
+  };
+
+  const refreshHealth = () => {
+    auditHealth?.refresh();
+    if (pipeline === undefined || health.get('gateway').state === 'disabled') return;
+    const s = pipeline.stats;
+    health.patch('gateway', {
+      events: s.events,
+      verdicts_by_action: { ...s.verdictsByAction },
+      would_block: s.wouldBlock,
+      approval_decisions: { ...s.decisions },
+      denials: s.denials,
+      auto_approvals: s.autoApprovals,
+      approvals_pending: s.approvalsPending,
+      unrecorded_enforcements: s.unrecordedEnforcements,
+      resolve_failures: s.resolveFailures,
+    });
+  };
+
   const currentToken = () => refreshedToken ?? resolveGatewayToken(config, env).token;
 
   const persistRefreshedToken = async (source: string) => {
@@ -140,7 +260,7 @@ export function createSidecar(config: Config, options: SidecarOptions): Sidecar 
     }
   };
 
-  const startClient = () => {
+  const startClient = (inspection: InspectionPipeline) => {
     const { gateway } = config;
     const scheme = gateway.tls ? 'wss' : 'ws';
     const host =
@@ -157,7 +277,6 @@ export function createSidecar(config: Config, options: SidecarOptions): Sidecar 
       token: describeToken(resolved.token),
       ...(resolved.source === undefined ? {} : { token_source: resolved.source }),
     });
-    const normalizer = createNormalizer({ logger: eventLog });
     const created = createGatewayClient({
       url,
       token: currentToken,
@@ -174,10 +293,13 @@ export function createSidecar(config: Config, options: SidecarOptions): Sidecar 
     created.on('token-refreshed', ({ source }) => {
       void persistRefreshedToken(source);
     });
-    created.on('event', ({ name, payload }) => {
-      const record = normalizer.push(name, payload);
-      if (record !== undefined) eventLog.info(formatRecord(record));
+    created.on('connected', ({ hello }) => {
+      connId = hello.server?.connId;
     });
+    created.on('disconnected', () => {
+      connId = undefined;
+    });
+    created.on('event', (event) => inspection.push(event, connId));
     created.start();
   };
 
@@ -187,14 +309,80 @@ export function createSidecar(config: Config, options: SidecarOptions): Sidecar 
     return token !== undefined && token.length >= 6 ? text.split(token).join('[REDACTED]') : text;
   };
 
+  const recordStart = (opened: AuditStore) => {
+    startRecorded = true;
+    const previous = opened.previousShutdown;
+    void opened
+      .enqueue({
+        event: {
+          ts: Date.now(),
+          kind: 'sidecar.start',
+          source: 'sidecar',
+          summary: `sidecar started (previous shutdown: ${previous})`,
+          payload: {
+            previous_shutdown: previous,
+            version: options.clientVersion,
+            pid: process.pid,
+            policy_generation: engine?.generation.id,
+            mode: config.policy.mode,
+          },
+        },
+      })
+      .catch((error: unknown) => auditLog.warn('sidecar.start was not recorded', { error: String(error) }));
+    if (previous === 'unclean') {
+      log.warn('the previous run did not shut down cleanly; records queued at that moment may be missing');
+    }
+  };
+
   return {
     health,
     get address() {
       return listener?.address;
     },
+    get store() {
+      return store;
+    },
+    get inspection() {
+      return pipeline;
+    },
     async start() {
+      startedAt = Date.now();
       markStatic();
       health.set('api', 'starting');
+      store = openStore();
+      auditHealth = createAuditHealth(() => (store as AuditStore).stats, health);
+      auditHealth.refresh();
+      let pressureWarned = false;
+      offPressure = store.onPressure((high) => {
+        auditHealth?.setPressure(high);
+        // The gateway client cannot pause intake: events keep flowing, enqueues wait up to
+        // audit.enqueue_timeout_ms on a full queue, then records are dropped and counted.
+        if (high && !pressureWarned) {
+          pressureWarned = true;
+          auditLog.warn(
+            'audit queue above 80 %; events keep flowing (the gateway connection cannot pause) and records that find the queue full for audit.enqueue_timeout_ms are dropped and counted',
+          );
+        } else if (!high) {
+          pressureWarned = false;
+        }
+      });
+      engine = await startPolicy(store);
+      pipeline = createInspectionPipeline({
+        engine,
+        store,
+        settings: inspectionSettings(config),
+        mask: maskSecrets,
+        logger: eventLog,
+        normalizer: createNormalizer({ logger: eventLog }),
+        onRecord: (record) => eventLog.info(formatRecord(record)),
+        // The client is created after the pipeline (it feeds it); approvals only arrive once it exists.
+        resolver: {
+          resolveApproval: (id, decision, callOptions) =>
+            client === undefined
+              ? Promise.reject(new Error('not connected to OpenClaw'))
+              : client.resolveApproval(id, decision, callOptions),
+        },
+      });
       const app = createHealthApp(health, {
         onRequest: () => {
           requests += 1;
@@ -210,34 +398,120 @@ export function createSidecar(config: Config, options: SidecarOptions): Sidecar 
       health.set('api', 'running', { details: { addr: listener.address, routes: ['/health'], requests } });
       log.info(`API listening on ${listener.address}`, { routes: '/health' });
       if (config.gateway.connect) {
-        startClient();
+        startClient(pipeline);
       } else {
         health.set('gateway', 'disabled', {
           details: { reason: 'disabled by config (gateway.connect: false)' },
         });
         gatewayLog.info('not connecting to OpenClaw (gateway.connect: false)');
       }
+      recordStart(store);
+      ticker = setInterval(refreshHealth, HEALTH_REFRESH_MS);
+      ticker.unref();
     },
     close() {
       closing ??= (async () => {
+        const deadline = performance.now() + CLOSE_BUDGET_MS;
+        clearInterval(ticker);
+        refreshHealth();
         for (const key of SUBSYSTEMS) {
-          if (key !== 'gateway' && health.get(key).state !== 'disabled') health.set(key, 'stopped');
+          if (key !== 'gateway' && key !== 'audit' && health.get(key).state !== 'disabled') {
+            health.set(key, 'stopped');
+          }
         }
         binding?.stop();
-        let timer: NodeJS.Timeout | undefined;
-        const finished = await Promise.race([
-          Promise.allSettled([client?.close(), listener?.close(Math.floor(CLOSE_BUDGET_MS / 2))]).then(
-            () => true,
-          ),
-          new Promise<false>((resolve) => {
-            timer = setTimeout(() => resolve(false), CLOSE_BUDGET_MS);
-          }),
-        ]);
-        clearTimeout(timer);
+        pipeline?.close();
+        // The network side gets at most half the budget; the audit drain gets what is left.
+        await settleWithin(
+          Promise.allSettled([client?.close(), listener?.close(Math.floor(CLOSE_BUDGET_MS / 3))]),
+          Math.floor(CLOSE_BUDGET_MS / 2),
+        );
+        // Decisions already on their way to the store finish before the drain starts.
+        await pipeline?.idle(Math.max(0, Math.min(200, deadline - performance.now() - 600)));
+        let finished = true;
+        if (store !== undefined) {
+          offPressure?.();
+          finished = await closeStore(store, deadline);
+        }
+        if (performance.now() > deadline) finished = false;
         if (finished) log.info('stopped');
         else log.warn(`shutdown did not finish within ${CLOSE_BUDGET_MS} ms; giving up waiting`);
       })();
       return closing;
     },
   };
+
+  // Drains the queue within audit.drain_timeout_ms (capped by what is left of the close budget), records
+  // sidecar.stop with the counts and closes the DB. A drain cut short drops the rest (counted, and recorded by the
+  // store as an audit.gap event when the DB still takes writes); sidecar.stop is then not written, since writing it
+  // would first commit the very records the budget had no room for.
+  async function closeStore(opened: AuditStore, deadline: number): Promise<boolean> {
+    const drainMs = Math.max(
+      0,
+      Math.min(config.audit.drain_timeout_ms, Math.floor(deadline - performance.now() - 150)),
+    );
+    const before = opened.stats;
+    const droppedBefore = sumDropped(before.dropped);
+    const drainedAll =
+      drainMs > 0 ? await settleWithin(opened.flush(), drainMs) : opened.stats.queueDepth === 0;
+    const after = opened.stats;
+    const drained = after.committedRecords - before.committedRecords;
+    const left = after.queueDepth + after.waiting;
+    try {
+      if (startRecorded && drainedAll && left === 0) {
+        opened.writeNow({
+          event: {
+            ts: Date.now(),
+            kind: 'sidecar.stop',
+            source: 'sidecar',
+            summary: `sidecar stopped: ${drained} queued records drained`,
+            payload: {
+              drained,
+              dropped: sumDropped(after.dropped) - droppedBefore,
+              uptime_ms: startedAt === undefined ? 0 : Date.now() - startedAt,
+            },
+          },
+        });
+      }
+    } catch (error) {
+      auditLog.warn('sidecar.stop was not recorded', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+    try {
+      const result = await opened.close({ drainTimeoutMs: 0 });
+      if (result.dropped > 0) auditLog.warn(`audit: ${result.dropped} events not written at shutdown`);
+      auditHealth?.refresh();
+      health.set('audit', 'stopped', {
+        details: { drained: drained + result.drained, dropped_at_shutdown: result.dropped },
+      });
+      return true;
+    } catch (error) {
+      health.set('audit', 'stopped', { lastError: error instanceof Error ? error.message : String(error) });
+      auditLog.error('audit: closing the store failed', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return false;
+    }
+  }
+}
+
+// --- internal ---
+
+function sumDropped(dropped: Record<string, number>): number {
+  let total = 0;
+  for (const n of Object.values(dropped)) total += n;
+  return total;
+}
+
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([
+    promise.then(() => true),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  return done;
 }

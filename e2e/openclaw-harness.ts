@@ -1,4 +1,4 @@
-// Internal helpers for the real-OpenClaw e2e test: locate the cached install (scripts/e2e.mjs
+// Shared support for the real-OpenClaw e2e tests: locate the cached install (scripts/e2e.mjs
 // fills the cache), find a free loopback port, make a scratch dir, and run `openclaw gateway`
 // as a detached process group with a clean environment.
 import { type ChildProcess, spawn } from 'node:child_process';

@@ -1,0 +1,250 @@
+// Benchmark B1: audit writer throughput on a real file in a temp dir, real schema and migrations.
+// synchronous NORMAL and FULL × batch 1/32/256; the store's writer with raw better-sqlite3 statements
+// vs drizzle prepared queries, side by side with a bare better-sqlite3 floor (same SQL, positional
+// binds, one transaction per batch, no queue, no promises). Prints medians over repeated rounds.
+//
+// One record = one event (≈ 400 B redacted JSON payload, summary) + one verdict: 2 table rows.
+//
+//   pnpm --filter @defenseclaw/bench bench:audit     (or: node --import tsx bench/audit/index.ts)
+//   BENCH_ROUNDS=7 BENCH_RECORDS=100000 node --import tsx bench/audit/index.ts
+import { hash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { type AuditRecord, type InsertStatements, openAuditStore } from '@defenseclaw/audit-store';
+import Database from 'better-sqlite3';
+import { median, percentile, printTable } from '../_stats.ts';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const RECORDS = Number(process.env.BENCH_RECORDS ?? 50_000);
+const BATCHES = [1, 32, 256] as const;
+const SYNCS = ['normal', 'full'] as const;
+
+/** Batch 1 commits (and under FULL fsyncs) per record, so it gets fewer records per round. */
+function recordsFor(sync: (typeof SYNCS)[number], batch: number): number {
+  if (batch === 1) return sync === 'full' ? Math.min(RECORDS, 1_000) : Math.min(RECORDS, 5_000);
+  if (batch === 32) return Math.min(RECORDS, 20_000);
+  return RECORDS;
+}
+
+const PAYLOAD = {
+  tool: 'exec',
+  args: { command: 'git status --porcelain && npm test -- --reporter=dot', cwd: '/home/dev/project' },
+  session: { key: 'agent:main:main', run: 'run-7f3a', agent: 'main' },
+  meta: { seq: 0, conn: 'conn-1', received_at: 1_700_000_000_000, note: 'x'.repeat(180) },
+};
+
+function makeRecord(i: number): AuditRecord {
+  return {
+    event: {
+      ts: 1_700_000_000_000 + i,
+      kind: 'tool.call',
+      source: 'ws',
+      dedupeKey: `ws:conn-1:${i}`,
+      sessionKey: 'agent:main:main',
+      runId: 'run-7f3a',
+      agentId: 'main',
+      tool: 'exec',
+      callId: `call-${i}`,
+      connId: 'conn-1',
+      seq: i,
+      summary: 'exec: git status --porcelain && npm test -- --reporter=dot',
+      payload: PAYLOAD,
+    },
+    verdicts: [
+      {
+        lane: 'ws_tool_call',
+        action: 'allow',
+        rawAction: 'allow',
+        mode: 'action',
+        wouldBlock: false,
+        severity: null,
+        ruleIds: [],
+        reason: 'no rule matched',
+        profile: 'default',
+        generationId: 'gen-1',
+        enforced: false,
+        enforcement: 'none',
+        scanMicros: 85,
+        findings: [],
+      },
+    ],
+  };
+}
+
+async function storeRound(
+  sync: (typeof SYNCS)[number],
+  batch: number,
+  flavour: InsertStatements,
+): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'dc-bench-audit-'));
+  try {
+    const n = recordsFor(sync, batch);
+    const records = Array.from({ length: n }, (_, i) => makeRecord(i));
+    const store = openAuditStore({
+      path: join(dir, 'audit.db'),
+      synchronous: sync,
+      batchMax: batch,
+      queueSize: n,
+      insertStatements: flavour,
+      checkpointIntervalMs: 0,
+    });
+    const started = performance.now();
+    const pending = new Array<Promise<unknown>>(n);
+    for (let i = 0; i < n; i++) pending[i] = store.enqueue(records[i]!);
+    await Promise.all(pending);
+    const elapsed = performance.now() - started;
+    if (store.stats.committedRecords !== n) throw new Error('bench: records missing');
+    await store.close();
+    return n / (elapsed / 1000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The floor: the same records, the same work a writer cannot avoid (serialise and hash the payload, two
+ * positional inserts per record, one transaction per batch) and nothing else: no queue, no promises.
+ */
+async function floorRound(sync: (typeof SYNCS)[number], batch: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'dc-bench-audit-'));
+  try {
+    const path = join(dir, 'audit.db');
+    await openAuditStore({ path, checkpointIntervalMs: 0 }).close(); // schema + persistent pragmas
+    const db = new Database(path);
+    db.pragma(`synchronous = ${sync.toUpperCase()}`);
+    db.pragma('foreign_keys = ON');
+    db.pragma('cache_size = -16000');
+    const n = recordsFor(sync, batch);
+    const records = Array.from({ length: n }, (_, i) => makeRecord(i));
+    const insertEvent = db.prepare(
+      `INSERT INTO events (ts, kind, source, dedupe_key, session_key, run_id, agent_id, tool, call_id, request_id, conn_id, seq, summary, payload, payload_bytes, payload_sha256)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING`,
+    );
+    const insertVerdict = db.prepare(
+      `INSERT INTO verdicts (event_id, ts, lane, action, raw_action, mode, would_block, severity, severity_rank, rule_ids, reason, profile, generation_id, enforced, enforcement, scan_micros, error_code)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const tx = db.transaction((from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        const { event: e, verdicts } = records[i]!;
+        const v = verdicts![0]!;
+        const json = JSON.stringify(e.payload);
+        const id = insertEvent.run(
+          e.ts,
+          e.kind,
+          e.source,
+          e.dedupeKey,
+          e.sessionKey,
+          e.runId,
+          e.agentId,
+          e.tool,
+          e.callId,
+          null,
+          e.connId,
+          e.seq,
+          e.summary,
+          json,
+          Buffer.byteLength(json),
+          hash('sha256', json, 'hex'),
+        ).lastInsertRowid;
+        insertVerdict.run(
+          id,
+          e.ts,
+          v.lane,
+          v.action,
+          v.rawAction,
+          v.mode,
+          0,
+          null,
+          0,
+          JSON.stringify(v.ruleIds),
+          v.reason,
+          v.profile,
+          v.generationId,
+          0,
+          v.enforcement,
+          v.scanMicros,
+          null,
+        );
+      }
+    });
+    const started = performance.now();
+    for (let i = 0; i < n; i += batch) tx.immediate(i, Math.min(n, i + batch));
+    const elapsed = performance.now() - started;
+    db.close();
+    return n / (elapsed / 1000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+type Cell = { raw: number[]; drizzle: number[]; floor: number[] };
+const results = new Map<string, Cell>();
+for (const sync of SYNCS)
+  for (const batch of BATCHES) results.set(`${sync}/${batch}`, { raw: [], drizzle: [], floor: [] });
+
+// Warm-up (JIT, page cache), then interleaved rounds so drift hits every variant alike.
+await storeRound('normal', 256, 'raw');
+await storeRound('normal', 256, 'drizzle');
+for (let round = 0; round < ROUNDS; round++) {
+  for (const sync of SYNCS) {
+    for (const batch of BATCHES) {
+      const cell = results.get(`${sync}/${batch}`)!;
+      cell.raw.push(await storeRound(sync, batch, 'raw'));
+      cell.drizzle.push(await storeRound(sync, batch, 'drizzle'));
+      cell.floor.push(await floorRound(sync, batch));
+    }
+  }
+}
+
+const k = (x: number) => Math.round(x).toLocaleString('en-US');
+const rows: string[][] = [
+  [
+    'synchronous',
+    'batch',
+    'records',
+    'store raw rec/s',
+    'p10',
+    'store drizzle rec/s',
+    'drizzle/raw',
+    'bare floor rec/s',
+    'store/floor',
+    'bar',
+    'ok',
+  ],
+];
+const failures: string[] = [];
+for (const sync of SYNCS) {
+  for (const batch of BATCHES) {
+    const cell = results.get(`${sync}/${batch}`)!;
+    const raw = median(cell.raw);
+    const drz = median(cell.drizzle);
+    const floor = median(cell.floor);
+    const bar = batch === 256 ? (sync === 'normal' ? 100_000 : 20_000) : undefined;
+    const ok = bar === undefined ? '' : raw >= bar ? 'yes' : 'NO';
+    if (ok === 'NO') failures.push(`${sync}/${batch}: ${k(raw)} < ${k(bar!)}`);
+    rows.push([
+      sync.toUpperCase(),
+      String(batch),
+      String(recordsFor(sync, batch)),
+      k(raw),
+      k(percentile(cell.raw, 10)),
+      k(drz),
+      (drz / raw).toFixed(2),
+      k(floor),
+      (raw / floor).toFixed(2),
+      bar === undefined ? 'report' : `≥ ${k(bar)}`,
+      ok,
+    ]);
+  }
+}
+printTable(
+  `audit writer B1 (median of ${ROUNDS} rounds; 1 record = event + verdict = 2 rows; real file, WAL)`,
+  rows,
+);
+if (failures.length > 0) {
+  process.stdout.write(`\nB1 below bar: ${failures.join('; ')}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,241 @@
+// Benchmark: the sidecar's live inspection pipeline end to end — fake OpenClaw (worker thread) → gateway client →
+// normaliser → policy engine (real default pack) → audit commit (real temp file, synchronous NORMAL) — side by
+// side with an ingest-only floor (client + normaliser, nothing judged or stored). Two frame sets: the recorded
+// 2026.9.6 `session.tool` frames as they are (~5 KB: the session row is flattened into every payload; a mix with a
+// secret read and an injection) and compact benign ones (session row stripped). Prints medians over rounds, plus
+// where the time goes inside the pipeline.
+//
+//   node scripts/pnpm.mjs --filter @defenseclaw/bench run bench:pipeline
+//   BENCH_ROUNDS=7 BENCH_PAIRS=20000 node --import tsx bench/pipeline/index.ts
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { type AuditStore, openAuditStore } from '@defenseclaw/audit-store';
+import { createGatewayClient, deviceIdentityFromSeed } from '@defenseclaw/gateway-client';
+import {
+  compilePolicy,
+  createEngine,
+  loadBundledPacks,
+  maskSecrets,
+  type PolicyEngine,
+} from '@defenseclaw/policy';
+import { createNormalizer } from '@defenseclaw/protocol';
+import { createInspectionPipeline } from '../../apps/gateway/src/sidecar/inspection.ts';
+import { median, percentile, printTable } from '../_stats.ts';
+import type { FrameSet } from './_server.ts';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const PAIRS = Number(process.env.BENCH_PAIRS ?? 10_000);
+const EVENTS = PAIRS * 2;
+const SETS: readonly FrameSet[] = ['real', 'compact'];
+
+type Ready = { op: 'ready'; url: string; token: string; frameBytes: Record<FrameSet, number> };
+
+const worker = new Worker(new URL('./_server-worker.mjs', import.meta.url));
+const ready = await new Promise<Ready>((resolve, reject) => {
+  worker.once('error', reject);
+  worker.on('message', (message: { op: string }) => {
+    if (message.op === 'ready') resolve(message as Ready);
+  });
+});
+let burstNo = 0;
+const burst = (set: FrameSet) => worker.postMessage({ op: 'burst', pairs: PAIRS, tag: `b${burstNo++}`, set });
+
+// --- the pipeline under test, with its two dependencies timed in place -------------------------
+const dir = mkdtempSync(join(tmpdir(), 'dc-bench-pipeline-'));
+const dbPath = join(dir, 'audit.db');
+const realStore = openAuditStore({ path: dbPath, synchronous: 'normal' });
+const compiled = compilePolicy({ packs: loadBundledPacks() });
+if (!compiled.success) throw new Error(compiled.errors.map((e) => e.message).join('\n'));
+const realEngine = createEngine(compiled.policy, { evidenceKey: randomBytes(32), lists: { entries: [] } });
+
+const spent = { push: 0, evaluate: 0, enqueue: 0, writeNow: 0 };
+const engine: PolicyEngine = Object.create(realEngine);
+engine.evaluate = (subject, ctx) => {
+  const t = performance.now();
+  const verdict = realEngine.evaluate(subject, ctx);
+  spent.evaluate += performance.now() - t;
+  return verdict;
+};
+const store: AuditStore = Object.create(realStore);
+store.enqueue = (record) => {
+  const t = performance.now();
+  const promise = realStore.enqueue(record);
+  spent.enqueue += performance.now() - t;
+  return promise;
+};
+store.writeNow = (record) => {
+  const t = performance.now();
+  try {
+    return realStore.writeNow(record);
+  } finally {
+    spent.writeNow += performance.now() - t;
+  }
+};
+
+let latencies: number[] = [];
+let committed = 0;
+let failuresBase = 0;
+let lastCommitAt = 0;
+let roundDone: (() => void) | undefined;
+const pipeline = createInspectionPipeline({
+  engine,
+  store,
+  mask: maskSecrets,
+  settings: {
+    mode: 'action',
+    capture: 'redacted',
+    maxPayloadBytes: 16_384,
+    approvalDenySeverity: 'high',
+    autoApproveSafe: false,
+    budgetMs: 200,
+    inlineCommitDepth: Number(process.env.BENCH_INLINE_DEPTH ?? 256),
+  },
+  onCommit: ({ verdictAt, committedAt }) => {
+    latencies.push(committedAt - verdictAt);
+    committed += 1;
+    lastCommitAt = committedAt;
+    if (committed + pipeline.stats.commitFailures - failuresBase >= EVENTS) roundDone?.();
+  },
+});
+
+// --- the floor: client + normaliser only ------------------------------------------------------
+const floorNormalizer = createNormalizer();
+let floorRecords = 0;
+let floorLastAt = 0;
+
+const identity = deviceIdentityFromSeed(new Uint8Array(32).map((_, i) => i));
+const client = createGatewayClient({ url: ready.url, token: ready.token, identity, clientVersion: 'bench' });
+await client.connect();
+let connId = client.hello?.server?.connId;
+client.on('connected', ({ hello }) => {
+  connId = hello.server?.connId;
+});
+
+let mode: 'floor' | 'full' = 'floor';
+let firstAt = 0;
+client.on('event', (event) => {
+  if (event.name !== 'session.tool') return;
+  if (firstAt === 0) firstAt = performance.now();
+  if (mode === 'full') {
+    const t = performance.now();
+    pipeline.push(event, connId);
+    spent.push += performance.now() - t;
+    return;
+  }
+  if (floorNormalizer.push(event.name, event.payload) !== undefined) floorRecords += 1;
+  if (floorRecords === EVENTS) {
+    floorLastAt = performance.now();
+    roundDone?.();
+  }
+});
+
+type Round = {
+  eps: number;
+  p50: number;
+  p99: number;
+  push: number;
+  evaluate: number;
+  enqueue: number;
+  writeNow: number;
+};
+
+async function round(which: 'floor' | 'full', set: FrameSet): Promise<Round> {
+  mode = which;
+  firstAt = 0;
+  floorRecords = 0;
+  committed = 0;
+  latencies = [];
+  spent.push = spent.evaluate = spent.enqueue = spent.writeNow = 0;
+  failuresBase = pipeline.stats.commitFailures;
+  const done = new Promise<void>((resolve) => {
+    roundDone = resolve;
+  });
+  burst(set);
+  await done;
+  if (which === 'floor') {
+    return {
+      eps: EVENTS / ((floorLastAt - firstAt) / 1000),
+      p50: 0,
+      p99: 0,
+      push: 0,
+      evaluate: 0,
+      enqueue: 0,
+      writeNow: 0,
+    };
+  }
+  const failures = pipeline.stats.commitFailures - failuresBase;
+  if (failures > 0) process.stderr.write(`bench: ${failures} records not committed this round\n`);
+  const us = (ms: number) => (ms * 1000) / EVENTS;
+  return {
+    eps: committed / ((lastCommitAt - firstAt) / 1000),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    push: us(spent.push),
+    evaluate: us(spent.evaluate),
+    enqueue: us(spent.enqueue),
+    writeNow: us(spent.writeNow),
+  };
+}
+
+process.stderr.write(
+  `bench: ${ROUNDS} rounds × ${PAIRS} start/result pairs (${EVENTS} events) per frame set ` +
+    `(real ≈ ${ready.frameBytes.real} B, compact ≈ ${ready.frameBytes.compact} B per frame)\n`,
+);
+const results = new Map<FrameSet, { floor: number[]; full: Round[] }>();
+for (const set of SETS) {
+  results.set(set, { floor: [], full: [] });
+  await round('floor', set); // warm-up: JIT, socket buffers, SQLite cache
+  await round('full', set);
+}
+for (let r = 1; r <= ROUNDS; r++) {
+  for (const set of SETS) {
+    const entry = results.get(set)!;
+    entry.floor.push((await round('floor', set)).eps);
+    entry.full.push(await round('full', set));
+  }
+  process.stderr.write(`bench: round ${r}/${ROUNDS} done\n`);
+}
+
+const rows: string[][] = [
+  ['metric', 'frames', 'pipeline', 'floor (client + normaliser)', 'pipeline/floor', 'target'],
+];
+for (const set of SETS) {
+  const { floor, full } = results.get(set)!;
+  const eps = median(full.map((r) => r.eps));
+  const floorEps = median(floor);
+  const pick = (key: keyof Round) => median(full.map((r) => r[key]));
+  rows.push([
+    'events/s end to end',
+    set,
+    eps.toFixed(0),
+    floorEps.toFixed(0),
+    (eps / floorEps).toFixed(2),
+    '≥ 20000',
+  ]);
+  rows.push(['verdict → commit p50 (ms)', set, pick('p50').toFixed(3), '', '', '']);
+  rows.push(['verdict → commit p99 (ms)', set, pick('p99').toFixed(3), '', '', '≤ 5']);
+  rows.push(['  µs/event in pipeline.push', set, pick('push').toFixed(1), '', '', '']);
+  rows.push(['  of which engine.evaluate', set, pick('evaluate').toFixed(1), '', '', '']);
+  rows.push(['  of which store.enqueue', set, pick('enqueue').toFixed(1), '', '', '']);
+  rows.push(['  of which inline commits', set, pick('writeNow').toFixed(1), '', '', '']);
+}
+printTable('sidecar inspection pipeline (median of rounds)', rows);
+const s = realStore.stats;
+process.stdout.write(
+  `verdicts by action: ${JSON.stringify(pipeline.stats.verdictsByAction)}; committed ${s.committedRecords}; ` +
+    `dropped ${JSON.stringify(s.dropped)}; queue high water ${s.highWater}; ` +
+    `db ${(statSync(dbPath).size / 1048576).toFixed(1)} MiB; seq gaps ${client.stats.seqGaps}\n`,
+);
+
+await client.close();
+await realStore.close({ drainTimeoutMs: 5000 });
+rmSync(dir, { recursive: true, force: true });
+worker.postMessage({ op: 'close' });
+await new Promise<void>((resolve) =>
+  worker.on('message', (m: { op: string }) => m.op === 'closed' && resolve()),
+);
+await worker.terminate();

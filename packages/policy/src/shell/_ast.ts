@@ -1,0 +1,47 @@
+// Internal syntax tree of the POSIX-shell subset `parseCommand` understands.
+
+/** 0 = unquoted, 1 = single-quoted or ANSI-C `$'…'`, 2 = double-quoted (or an unquoted heredoc body). */
+export type Quote = 0 | 1 | 2;
+
+export type Sub = {
+  /** `cmd`: `$(…)` or backticks; `in`/`out`: `<(…)`/`>(…)`; `arith`: `$((…))` / `((…))`. */
+  kind: 'cmd' | 'in' | 'out' | 'arith';
+  raw: string;
+  body?: Script;
+  /** Expansion parts inside an arithmetic expression (their substitutions run). */
+  parts?: Part[];
+};
+
+export type Part =
+  | { k: 'lit'; v: string; q: Quote }
+  /** An unquoted leading `~` (user is '' for the current user). */
+  | { k: 'tilde'; user: string }
+  /** `$NAME`, `${…}`; `plain` when it is a bare name without operators. */
+  | { k: 'param'; name: string; raw: string; q: Quote; plain: boolean; subs: Sub[] }
+  | { k: 'sub'; sub: Sub; q: Quote };
+
+export type Word = { parts: Part[]; raw: string };
+
+export type Heredoc = {
+  delim: string;
+  quoted: boolean;
+  strip: boolean;
+  body: string;
+  /** Expansion parts of an unquoted body (its substitutions run before the command reads it). */
+  parts?: Part[];
+};
+
+export type Redir = { op: string; fd?: number; target?: Word; heredoc?: Heredoc };
+
+export type SimpleCmd = { type: 'simple'; words: Word[]; redirs: Redir[] };
+
+/** A subshell, brace group, compound command (if/for/while/case) or function body, flattened. */
+export type GroupCmd = { type: 'group'; bodies: Script[]; words: Word[]; redirs: Redir[] };
+
+export type Cmd = SimpleCmd | GroupCmd;
+
+export type Pipeline = { cmds: Cmd[] };
+
+export type AndOr = { pipelines: Pipeline[] };
+
+export type Script = { items: AndOr[] };
