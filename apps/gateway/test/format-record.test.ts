@@ -15,36 +15,32 @@ const call: ToolCall = {
 };
 
 describe('formatRecord', () => {
-  it('formats a tool call on one line', () => {
-    assert.equal(
-      formatRecord(call),
-      'tool call read id=call_x session=agent:main:main args={"path":"notes.txt"}',
-    );
-  });
-
-  it('truncates long arguments and masks secret-looking keys', () => {
+  it('formats a tool call on one line with argument names and size, never values', () => {
+    assert.equal(formatRecord(call), 'tool call read id=call_x session=agent:main:main args=[path] bytes=20');
     const line = formatRecord({
       ...call,
-      args: { command: 'x'.repeat(500), api_key: 'sk-live-123', nested: { token: 't' } },
+      args: {
+        command: `cat ~/.ssh/id_rsa ${'x'.repeat(500)}`,
+        api_key: 'sk-live-123',
+        nested: { token: 't' },
+      },
     });
-    assert.ok(line.length < 300, `line too long: ${line.length}`);
-    assert.ok(line.endsWith('…'));
-    assert.doesNotMatch(line, /sk-live-123/);
-    const short = formatRecord({
-      ...call,
-      args: { apiKey: 'sk-live-123', headers: { Authorization: 'Bearer abc' } },
-    });
-    assert.equal(short.includes('sk-live-123') || short.includes('Bearer abc'), false);
-    assert.match(short, /\[REDACTED\]/);
+    assert.match(line, /args=\[command,api_key,nested\] bytes=\d+$/);
+    assert.doesNotMatch(line, /sk-live-123|id_rsa|xxxx/);
+  });
+
+  it('lists at most eight argument names', () => {
+    const args = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`a${i}`, i]));
+    assert.match(formatRecord({ ...call, args }), /args=\[a0,a1,a2,a3,a4,a5,a6,a7,…\]/);
   });
 
   it('quotes wire strings that could forge log lines', () => {
-    const line = formatRecord({ ...call, tool: 'read\n2026 INFO fake', id: 'a b' });
+    const line = formatRecord({ ...call, tool: 'read\n2026 INFO fake', id: 'a b', args: { 'x\ny': 1 } });
     assert.equal(line.includes('\n'), false);
     assert.match(line, /^tool call "read\\n2026 INFO fake" id="a b"/);
   });
 
-  it('formats a tool result with error flag, exit code and size', () => {
+  it('formats a tool result with error flag, exit code and size, never its text', () => {
     const result: ToolResult = {
       kind: 'tool_result',
       id: 'call_x',
@@ -66,7 +62,7 @@ describe('formatRecord', () => {
     );
   });
 
-  it('formats an approval request with its quoted command', () => {
+  it('formats an approval request with the command size, never the command', () => {
     const approval: ApprovalRequest = {
       kind: 'approval_request',
       id: 'appr-1',
@@ -74,12 +70,13 @@ describe('formatRecord', () => {
       command: 'rm -rf "/tmp/x"',
       commandVariants: ['rm -rf "/tmp/x"'],
       sessionKey: 'agent:main:main',
+      toolCallId: 'call_9',
       allowedDecisions: ['allow-once', 'allow-always', 'deny'],
       failClosed: false,
     };
     assert.equal(
       formatRecord(approval),
-      'approval requested id=appr-1 session=agent:main:main command="rm -rf \\"/tmp/x\\""',
+      'approval requested id=appr-1 session=agent:main:main call=call_9 command_chars=15',
     );
   });
 });

@@ -110,6 +110,27 @@ describe('live inspection: tool calls and results (ws lanes)', () => {
     assert.doesNotMatch(line, /Ignore previous|AKIAIO/);
     assert.equal(sidecar.inspection?.stats.events, 2);
   });
+
+  it('never stores a secret a rule matched, in the result text or in tool args (payload redacted by span)', async () => {
+    const { store } = await start();
+    const password = 'Tr0ub4dor-FAKE-pass-91x';
+    // Not a token format the pattern masker knows: only the engine's SECRET-GENERIC-ASSIGN span can hide it.
+    await fake.emitToolRun({
+      tool: 'write',
+      args: { path: 'config/db.yml', content: `production:\n  db_password: ${password}\n` },
+      result: `db:\n  db_password: ${password}\n  host: db.internal\n`,
+    });
+    const [call] = await committedEvents(store, 'tool.call');
+    const [result] = await committedEvents(store, 'tool.result');
+    for (const event of [call!, result!]) {
+      const ruleIds = event.verdicts.flatMap((v) => v.ruleIds);
+      assert.ok(ruleIds.includes('SECRET-GENERIC-ASSIGN'), `rules: ${ruleIds}`);
+      const stored = JSON.stringify(event.payload);
+      assert.ok(stored.includes('[REDACTED:SECRET-GENERIC-ASSIGN'), stored);
+      assert.ok(!stored.includes(password), `the password leaked into the payload: ${stored}`);
+      assert.ok(!(event.summary ?? '').includes(password));
+    }
+  });
 });
 
 describe('live inspection: exec approvals', () => {

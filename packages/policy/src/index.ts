@@ -18,7 +18,7 @@ export { createEngine, type EngineOptions, mapSeverity, type PolicyEngine } from
 export { isPolicyError, POLICY_ERROR_CODES, PolicyError, type PolicyErrorCode } from './errors.ts';
 export { classifyIp, parseUrlFact } from './net.ts';
 export { loadBundledPacks, MAX_PACK_BYTES, MAX_PACK_FILES, readPackFiles } from './pack-load.ts';
-export { maskSecrets } from './redact.ts';
+export { maskSecrets, REDACTED_CATEGORIES } from './redact.ts';
 export { type CompileRegexResult, compileRegex, type Matcher, type RegexMatch } from './regex.ts';
 export { ScanText } from './scan-text.ts';
 export type {

@@ -1,7 +1,7 @@
 // Builds audit-store records from normalised records and verdicts: event rows with a short redacted summary and a
 // redacted payload (the store applies `audit.capture` and `audit.max_payload_bytes`), verdict and finding rows.
 import type { AuditRecord, EventInput, FindingInput, VerdictInput } from '@defenseclaw/audit-store';
-import type { Verdict } from '@defenseclaw/policy';
+import { type Finding, REDACTED_CATEGORIES, type Verdict } from '@defenseclaw/policy';
 import type { ApprovalRequest, NormalizedRecord, ToolCall, ToolResult } from '@defenseclaw/protocol';
 
 /** What the exec-approval lane decided, as recorded next to its verdict. */
@@ -39,6 +39,7 @@ export function eventInput(
   capture: CaptureSettings,
   mask: (text: string) => string,
   decision?: ApprovalDecisionRecord,
+  findings: readonly Finding[] = [],
 ): EventInput {
   const event: EventInput = {
     ts: eventTs(record),
@@ -60,7 +61,7 @@ export function eventInput(
     event.tool = record.tool;
     event.callId = record.id;
   }
-  event.payload = payloadOf(record, mask, capture.maxPayloadBytes, decision);
+  event.payload = payloadOf(record, mask, capture.maxPayloadBytes, decision, findings);
   return event;
 }
 
@@ -155,23 +156,33 @@ function payloadOf(
   mask: (text: string) => string,
   maxBytes: number,
   decision: ApprovalDecisionRecord | undefined,
+  findings: readonly Finding[],
 ): Record<string, unknown> {
   switch (record.kind) {
     case 'tool_call':
-      return toolCallPayload(record, mask);
+      return toolCallPayload(record, mask, findings);
     case 'tool_result':
-      return toolResultPayload(record, mask, maxBytes);
+      return toolResultPayload(record, mask, maxBytes, findings);
     case 'approval_request':
       return approvalPayload(record, mask, decision);
   }
 }
 
-function toolCallPayload(record: ToolCall, mask: (text: string) => string): Record<string, unknown> {
+function toolCallPayload(
+  record: ToolCall,
+  mask: (text: string) => string,
+  findings: readonly Finding[],
+): Record<string, unknown> {
+  // Spans the engine matched as secrets or PII are cut out of their argument first: the pattern masker only knows
+  // token formats, while a rule may have matched e.g. a password assignment.
+  const spans = redactedSpans(findings, 'tool_args');
+  const leaf =
+    spans.length === 0 ? mask : (text: string, pointer: string) => mask(redactSpans(text, spans, pointer));
   return {
     tool: record.tool,
     tool_call_id: record.id,
     source: record.source,
-    args: maskDeep(record.args, mask),
+    args: maskDeep(record.args, leaf),
   };
 }
 
@@ -179,6 +190,7 @@ function toolResultPayload(
   record: ToolResult,
   mask: (text: string) => string,
   maxBytes: number,
+  findings: readonly Finding[],
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {
     tool: record.tool,
@@ -190,8 +202,9 @@ function toolResultPayload(
   };
   if (record.exitCode !== undefined) out.exit_code = record.exitCode;
   if (record.meta !== undefined) out.meta = mask(record.meta);
-  // Masked first, then cut: a cut before masking could leave half a secret unrecognised.
-  const text = mask(record.resultText);
+  // Matched secret/PII spans are redacted, then token formats masked, then the text cut: a cut before masking could
+  // leave half a secret unrecognised.
+  const text = mask(redactSpans(record.resultText, redactedSpans(findings, 'tool_result'), undefined));
   const room = Math.max(0, maxBytes - 1024);
   if (Buffer.byteLength(text) <= room) {
     out.text = text;
@@ -233,18 +246,58 @@ function approvalPayload(
   return out;
 }
 
-// Masks every string leaf (and secret-looking keys' values) of tool arguments; bounded depth.
+// Masks every string leaf (and secret-looking keys' values) of tool arguments; bounded depth. `pointer` is the
+// leaf's JSON pointer, as the engine reports it in finding locations.
 const SECRET_KEY_RE = /token|secret|passw(or)?d|api[-_]?key|authorization|credential|private[-_]?key|cookie/i;
-function maskDeep(value: unknown, mask: (text: string) => string, depth = 0): unknown {
-  if (typeof value === 'string') return mask(value);
+function maskDeep(
+  value: unknown,
+  mask: (text: string, pointer: string) => string,
+  depth = 0,
+  pointer = '',
+): unknown {
+  if (typeof value === 'string') return mask(value, pointer);
   if (depth > 16 || typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map((item) => maskDeep(item, mask, depth + 1));
+  if (Array.isArray(value)) return value.map((item, i) => maskDeep(item, mask, depth + 1, `${pointer}/${i}`));
   const out: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(value)) {
     out[key] =
       SECRET_KEY_RE.test(key) && typeof child === 'string' && child !== ''
         ? '[REDACTED]'
-        : maskDeep(child, mask, depth + 1);
+        : maskDeep(child, mask, depth + 1, `${pointer}/${escapePointer(key)}`);
+  }
+  return out;
+}
+
+function escapePointer(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+type Span = { start: number; end: number; ruleId: string; pointer: string | undefined };
+
+// The locations of findings whose category is redacted in evidence (secrets, PII), on one target.
+function redactedSpans(findings: readonly Finding[], target: Finding['target']): Span[] {
+  const spans: Span[] = [];
+  for (const finding of findings) {
+    if (finding.target !== target || !REDACTED_CATEGORIES.has(finding.category)) continue;
+    const { start, end, pointer } = finding.evidence.location;
+    if (end > start) spans.push({ start, end, ruleId: finding.ruleId, pointer });
+  }
+  return spans;
+}
+
+// Replaces the spans that belong to `pointer` with `[REDACTED:<ruleId> len=<n>]`, rightmost first so that earlier
+// offsets stay valid; overlapping spans merge.
+function redactSpans(text: string, spans: readonly Span[], pointer: string | undefined): string {
+  const mine = spans
+    .filter((span) => span.pointer === pointer && span.end <= text.length)
+    .sort((a, b) => b.start - a.start);
+  let out = text;
+  let floor = Number.POSITIVE_INFINITY;
+  for (const span of mine) {
+    const end = Math.min(span.end, floor);
+    if (end <= span.start) continue;
+    out = `${out.slice(0, span.start)}[REDACTED:${span.ruleId} len=${end - span.start}]${out.slice(end)}`;
+    floor = span.start;
   }
   return out;
 }

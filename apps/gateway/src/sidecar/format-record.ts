@@ -1,14 +1,13 @@
 import type { NormalizedRecord } from '@defenseclaw/protocol';
 
-/** How many characters of tool arguments or a command a log line shows. */
-export const MAX_LOGGED_CHARS = 200;
-
-const SECRET_KEY_RE = /token|secret|passw(or)?d|api[-_]?key|authorization|credential|private[-_]?key|cookie/i;
+/** How many argument names a tool-call line lists before "…". */
+export const MAX_LOGGED_ARG_NAMES = 8;
 
 /**
- * Formats a normalised record as one log line: `tool call <tool> id=… session=… args=…`,
- * `tool result <tool> id=… error=… exit=… bytes=…` or `approval requested id=… command="…"`. Arguments under
- * secret-looking keys are masked and long values truncated; wire strings are quoted so they cannot forge lines.
+ * Formats a normalised record as one log line of metadata only — `tool call <tool> id=… session=… args=[names]
+ * bytes=…`, `tool result <tool> id=… error=… exit=… bytes=…` or `approval requested id=… session=… command_chars=…`.
+ * Tool content (argument values, result text, commands) never reaches the log (spec 20 §2.6): what a call did is
+ * in the audit store, redacted, and verdict lines name the rules. Wire strings are quoted so they cannot forge lines.
  */
 export function formatRecord(record: NormalizedRecord): string {
   switch (record.kind) {
@@ -17,7 +16,8 @@ export function formatRecord(record: NormalizedRecord): string {
         `tool call ${word(record.tool)}`,
         `id=${word(record.id)}`,
         `session=${word(record.sessionKey)}`,
-        `args=${truncate(JSON.stringify(maskSecrets(record.args)) ?? '{}')}`,
+        `args=${argNames(record.args)}`,
+        `bytes=${Buffer.byteLength(JSON.stringify(record.args) ?? '')}`,
       ].join(' ');
     case 'tool_result':
       return [
@@ -33,7 +33,8 @@ export function formatRecord(record: NormalizedRecord): string {
         'approval requested',
         `id=${word(record.id)}`,
         ...(record.sessionKey === undefined ? [] : [`session=${word(record.sessionKey)}`]),
-        `command=${JSON.stringify(truncate(record.command))}`,
+        ...(record.toolCallId === undefined ? [] : [`call=${word(record.toolCallId)}`]),
+        `command_chars=${record.command.length}`,
         ...(record.failClosed ? ['fail_closed=true'] : []),
       ].join(' ');
   }
@@ -45,16 +46,9 @@ function word(value: string): string {
   return /^[\w.:/@+-]+$/.test(value) ? value : JSON.stringify(value);
 }
 
-function truncate(text: string, max = MAX_LOGGED_CHARS): string {
-  return text.length <= max ? text : `${text.slice(0, max)}…`;
-}
-
-function maskSecrets(value: unknown, depth = 0): unknown {
-  if (depth > 8 || typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map((item) => maskSecrets(item, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [key, child] of Object.entries(value)) {
-    out[key] = SECRET_KEY_RE.test(key) && child !== '' ? '[REDACTED]' : maskSecrets(child, depth + 1);
-  }
-  return out;
+function argNames(args: Record<string, unknown>): string {
+  const names = Object.keys(args);
+  const shown = names.slice(0, MAX_LOGGED_ARG_NAMES).map(word);
+  if (names.length > MAX_LOGGED_ARG_NAMES) shown.push('…');
+  return `[${shown.join(',')}]`;
 }

@@ -331,7 +331,7 @@ export function createInspectionPipeline(options: InspectionPipelineOptions): In
     const verdict = evaluate(subject, lane, record);
     count(verdict);
     const verdictAt = performance.now();
-    const event = eventInput(record, wire, settings, mask);
+    const event = eventInput(record, wire, settings, mask, undefined, verdict?.findings);
     const row =
       verdict === undefined ? undefined : verdictInput(verdict, { enforced: false, enforcement: 'none' });
     // ws lanes fail open (spec 30 §B7): a scan that threw is recorded without a verdict, with an alert.
