@@ -30,6 +30,5 @@ export {
   LOG_LEVELS,
   type LogLevel,
   MODES,
-  SEVERITIES,
 } from './schema.ts';
 export { describeToken, type ResolvedToken, resolveGatewayToken, type TokenSource } from './token.ts';

@@ -1,4 +1,4 @@
-import { PolicyConfigSchema } from '@defenseclaw/policy';
+import { LANES, PolicyConfigSchema, SEVERITIES } from '@defenseclaw/policy';
 import * as v from 'valibot';
 import {
   bool,
@@ -19,27 +19,17 @@ import {
 /** Enforcement modes shared by `policy.mode` and `guardrail.mode`. */
 export const MODES = ['observe', 'action'] as const;
 
-/** Severities of spec 30, lowest first. */
-export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
-
 /** Log levels accepted by `log.level`. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 /** A configured log level. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Lanes whose scanner fail mode can be pinned under `policy.fail_mode` (spec 30 §B7). */
-export const FAIL_MODE_LANES = [
-  'inspect_tool',
-  'inspect_tool_result',
-  'exec_approval',
-  'proxy_prompt',
-  'proxy_completion',
-  'proxy_tool_call',
-  'ws_tool_call',
-  'ws_tool_result',
-  'skill_admission',
-] as const;
+/** Lanes whose scanner fail mode can be pinned under `policy.fail_mode` (spec 30 §B7): every lane but `dry_run`. */
+export const FAIL_MODE_LANES = LANES.filter((lane) => lane !== 'dry_run') as Exclude<
+  (typeof LANES)[number],
+  'dry_run'
+>[];
 
 const failMode = maybeOneOf(['closed', 'open']);
 
