@@ -32,6 +32,8 @@ export type RuntimeRule = {
   condNeeds?: ConditionNeeds;
   /** Programs a satisfying simple command must run (see `programGate`). */
   condGate?: Glob;
+  /** Conjuncts of `cond` that do not read the simple command (see `targetWideConjuncts`). */
+  condTargetWide?: Condition[];
   validators: BoundValidator[];
   minMatches: number;
   action?: Action;

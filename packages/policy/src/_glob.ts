@@ -51,7 +51,6 @@ export function compileGlobSet(
   const prefixes: string[] = [];
   const suffixes: string[] = [];
   const rest: string[] = [];
-  const literal = (x: string) => x.length > 0 && !SPECIAL.test(x) && !x.includes('\\');
   for (const s of sources) {
     if (caseInsensitive) rest.push(globToRegex(s, kind));
     else if (literal(s)) exact.add(s);
@@ -83,6 +82,17 @@ export function compileGlobSet(
       return re?.test(v) === true;
     },
   };
+}
+
+/** Whether `x` is a non-empty glob without wildcards or escapes (a plain string). */
+function literal(x: string): boolean {
+  if (x.length === 0) return false;
+  for (let i = 0; i < x.length; i++) {
+    const c = x.charCodeAt(i);
+    // * ? [ { \
+    if (c === 42 || c === 63 || c === 91 || c === 123 || c === 92) return false;
+  }
+  return true;
 }
 
 function globToRegex(source: string, kind: GlobKind): string {
@@ -143,6 +153,32 @@ function globToRegex(source: string, kind: GlobKind): string {
   return out;
 }
 
+/** Characters `escapeRe` backslash-escapes. */
+const RE_SPECIAL = new Set('\\^$.*+?()[]{}|/-');
+
 function escapeRe(c: string): string {
-  return /[\\^$.*+?()[\]{}|/-]/.test(c) ? `\\${c}` : c;
+  return RE_SPECIAL.has(c) ? `\\${c}` : c;
+}
+
+/** The most distinct values a memoised glob remembers before it starts over. */
+const MEMO_MAX = 512;
+
+/**
+ * Wraps a glob with a bounded memo of its answers: for globs tested again and again against a small set of values
+ * (program names, across rules and simple commands).
+ */
+export function memoGlob(g: Glob): Glob {
+  const memo = new Map<string, boolean>();
+  return {
+    source: g.source,
+    test: (v) => {
+      let hit = memo.get(v);
+      if (hit === undefined) {
+        hit = g.test(v);
+        if (memo.size >= MEMO_MAX) memo.clear();
+        memo.set(v, hit);
+      }
+      return hit;
+    },
+  };
 }

@@ -8,6 +8,18 @@ import { foldString, type LiteralHits, LiteralIndex } from './prefilter.ts';
 type Re2Set = { match(input: string | Buffer): number[] };
 const Re2SetCtor = (RE2 as unknown as { Set: new (patterns: string[], flags?: string) => Re2Set }).Set;
 
+/** Occurrences of one literal: a count (> cap when capped) and up to `cap` start offsets. */
+export type Occurrence = { count: number; starts: readonly number[]; length: number };
+
+/** Per-literal occurrences in one text. */
+export type Occurrences = {
+  readonly cap: number;
+  /** Literal `id`'s occurrences; the count may stop at `limit + 1` ("more than limit"; default: `cap`). */
+  get(id: number, limit?: number): Occurrence;
+};
+
+const NO_OCCURRENCE: Occurrence = { count: 0, starts: [], length: 0 };
+
 function escapeRe2(s: string): string {
   return s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
 }
@@ -22,7 +34,8 @@ export class LiteralSet {
   readonly #set: Re2Set | undefined;
   #fallback: LiteralIndex | undefined;
   /** Aho–Corasick over the anchor literals only (short), for occurrence positions in large texts. */
-  readonly #anchorIndex: LiteralIndex;
+  #anchorIndex: LiteralIndex | undefined;
+  readonly #anchorIds: number[];
   /** Set id → anchor-index id (−1 when the literal is not an anchor). */
   readonly #toAnchor: Int32Array;
   readonly #present: Uint32Array;
@@ -46,9 +59,13 @@ export class LiteralSet {
       return id;
     };
     const anchorIds: number[] = [];
+    const isAnchor = new Set<number>();
     for (const a of anchors) {
       const id = add(a);
-      if (id !== undefined && !anchorIds.includes(id)) anchorIds.push(id);
+      if (id !== undefined && !isAnchor.has(id)) {
+        isAnchor.add(id);
+        anchorIds.push(id);
+      }
     }
     for (const [l, rule] of rulePairs) {
       const id = add(l);
@@ -64,9 +81,12 @@ export class LiteralSet {
       }
     }
     this.#set = set;
-    this.#anchorIndex = new LiteralIndex(anchorIds.map((id) => this.#literals[id]!));
+    // The anchor automaton is built on first use (non-ASCII texts ≥ 32 KiB); its ids follow `anchorIds`' order.
+    this.#anchorIds = anchorIds;
     this.#toAnchor = new Int32Array(this.size).fill(-1);
-    for (const id of anchorIds) this.#toAnchor[id] = this.#anchorIndex.idOf(this.#literals[id]!)!;
+    anchorIds.forEach((id, k) => {
+      this.#toAnchor[id] = k;
+    });
     this.#present = new Uint32Array(this.size);
   }
 
@@ -86,27 +106,37 @@ export class LiteralSet {
     marks: Uint32Array | undefined,
     stamp: number,
   ): { present: Uint32Array; token: number } {
+    return this.apply(this.match(text, bytes), marks, stamp);
+  }
+
+  /** Returns the ids of the literals that occur in `text` (a fresh array, safe to keep). */
+  match(text: string, bytes?: Buffer): readonly number[] {
+    if (this.#set) {
+      try {
+        return this.#set.match(bytes ?? text);
+      } catch {
+        // fall through to the automaton
+      }
+    }
+    this.#fallback ??= new LiteralIndex(this.#literals);
+    const hits = this.#fallback.scan(text, 0);
+    const found: number[] = [];
+    for (let i = 0; i < hits.counts.length; i++) if (hits.counts[i]! > 0) found.push(i);
+    return found;
+  }
+
+  /** Marks literal ids (from `match`) present and their rules in `marks`; returns the presence stamp (see `scan`). */
+  apply(
+    ids: readonly number[],
+    marks: Uint32Array | undefined,
+    stamp: number,
+  ): { present: Uint32Array; token: number } {
     if (++this.#stamp >= 0xffffffff) {
       this.#present.fill(0);
       this.#stamp = 1;
     }
     const token = this.#stamp;
     const present = this.#present;
-    let ids: Iterable<number> | undefined;
-    if (this.#set) {
-      try {
-        ids = this.#set.match(bytes ?? text);
-      } catch {
-        ids = undefined;
-      }
-    }
-    if (!ids) {
-      this.#fallback ??= new LiteralIndex(this.#literals);
-      const hits = this.#fallback.scan(text, 0);
-      const found: number[] = [];
-      for (let i = 0; i < hits.counts.length; i++) if (hits.counts[i]! > 0) found.push(i);
-      ids = found;
-    }
     for (const id of ids) {
       present[id] = token;
       if (marks) for (const r of this.#rulesOf[id]!) marks[r] = stamp;
@@ -119,13 +149,60 @@ export class LiteralSet {
    * `occurrences` before the next call.
    */
   scanAnchors(text: string, cap: number): LiteralHits {
+    this.#anchorIndex ??= new LiteralIndex(this.#anchorIds.map((id) => this.#literals[id]!));
     return this.#anchorIndex.scan(text, cap);
   }
 
+  /**
+   * Occurrences of literals in an ASCII-only text, found lazily per literal with native `indexOf` on its lower-cased
+   * copy (exact: on ASCII text the fold is ASCII lower-casing and offsets are unchanged). Only literals the last
+   * `scan` of the same text reported present are searched; each search stops after `cap + 1` occurrences.
+   */
+  asciiOccurrences(text: string, present: Uint32Array, token: number, cap: number): Occurrences {
+    const literals = this.#literals;
+    const toAnchor = this.#toAnchor;
+    let lower: string | undefined;
+    // Per literal: the occurrences found so far and where the search resumes (−1: all found).
+    const memo = new Map<number, { occ: Occurrence & { starts: number[] }; from: number }>();
+    return {
+      cap,
+      get(id: number, limit = cap): Occurrence {
+        if (toAnchor[id]! < 0) return NO_OCCURRENCE;
+        const lit = literals[id]!;
+        if (present[id] !== token) return { count: 0, starts: [], length: lit.length };
+        let entry = memo.get(id);
+        if (!entry) {
+          entry = { occ: { count: 0, starts: [], length: lit.length }, from: 0 };
+          memo.set(id, entry);
+        }
+        const occ = entry.occ;
+        // Search on until more than `limit` are known (count > limit means "more than limit") or none are left.
+        if (entry.from >= 0 && occ.count <= limit) {
+          lower ??= text.toLowerCase();
+          let i = lower.indexOf(lit, entry.from);
+          while (i >= 0) {
+            occ.count++;
+            if (occ.count <= cap) occ.starts.push(i);
+            if (occ.count > limit) break;
+            i = lower.indexOf(lit, i + 1);
+          }
+          entry.from = i < 0 ? -1 : i + 1;
+        }
+        return occ;
+      },
+    };
+  }
+
+  /** Occurrences of the anchor literals in any text, from one Aho–Corasick pass (see `scanAnchors`). */
+  anchorOccurrences(text: string, cap: number): Occurrences {
+    const hits = this.scanAnchors(text, cap);
+    return { cap, get: (id) => this.occurrences(hits, id) };
+  }
+
   /** Returns the occurrence count and start offsets of literal `id` in `hits` (count 0 for non-anchors). */
-  occurrences(hits: LiteralHits, id: number): { count: number; starts: readonly number[]; length: number } {
+  occurrences(hits: LiteralHits, id: number): Occurrence {
     const a = this.#toAnchor[id]!;
-    if (a < 0) return { count: 0, starts: [], length: 0 };
+    if (a < 0) return NO_OCCURRENCE;
     return { count: hits.counts[a]!, starts: hits.positions[a]!, length: this.#literals[id]!.length };
   }
 }

@@ -2,8 +2,9 @@
 // windowed over long texts (spec 30 §A6.4). A generator so `evaluate` and `evaluateYielding` share one code path:
 // it yields the number of characters scanned at window and instance boundaries.
 import type { PolicyInternal, RuntimeRule } from './_compiled.ts';
+import type { Occurrences } from './_literal-set.ts';
 import { evaluateConditions, type FactsView } from './conditions.ts';
-import type { RegexMatch } from './regex.ts';
+import type { Matcher, RegexMatch } from './regex.ts';
 import { ScanText } from './scan-text.ts';
 import type { CommandInstance, Instance } from './targets.ts';
 
@@ -43,6 +44,8 @@ export type ScanJob = {
   hits: Hit[];
   /** The literal pass of the text scanned last. */
   literalCache?: LiteralPass;
+  /** Literal ids present per (short) text already scanned in this job: a text shared by instances is read once. */
+  presence?: Map<string, readonly number[]>;
 };
 
 // Reused per-process stamp array for prefilter marks (evaluations are synchronous between yields, and each
@@ -164,6 +167,9 @@ type LiteralPass = {
   st?: ScanText;
 };
 
+/** Texts up to this long have their literal presence remembered for the rest of the job. */
+const PRESENCE_CACHE_CHARS = 64 * 1024;
+
 /** Texts at least this long get literal-anchored region scanning. */
 const REGION_MIN_CHARS = 32 * 1024;
 
@@ -174,7 +180,17 @@ function literalScan(job: ScanJob, text: string, mark: boolean, st?: ScanText): 
   const stamp = nextStamp(job.policy.rules.length);
   if (!st && text.length >= 4096) st = new ScanText(text);
   const bytes = st?.buf;
-  const { present, token } = job.policy.literals.scan(text, bytes, mark ? marks : undefined, stamp);
+  const literals = job.policy.literals;
+  let ids: readonly number[] | undefined;
+  if (text.length <= PRESENCE_CACHE_CHARS) {
+    job.presence ??= new Map();
+    ids = job.presence.get(text);
+    if (!ids) {
+      ids = literals.match(text, bytes);
+      job.presence.set(text, ids);
+    }
+  } else ids = literals.match(text, bytes);
+  const { present, token } = literals.apply(ids, mark ? marks : undefined, stamp);
   const entry: LiteralPass = { text, present, token, stamp, marked: mark };
   if (st) entry.st = st;
   job.literalCache = entry;
@@ -242,7 +258,7 @@ function* scanCommand(
     let condDecided = false;
     if (rule.cond && facts.status !== 'failed') {
       const skip = exempt ? (i: number) => allowed!.has(i) : undefined;
-      const idx = evaluateConditions(rule.cond, facts, skip, rule.condGate);
+      const idx = evaluateConditions(rule.cond, facts, skip, rule.condGate, rule.condTargetWide);
       if (idx !== undefined) {
         const cmd = idx >= 0 ? facts.commands[idx] : undefined;
         const text = cmd?.text ?? inst.text;
@@ -321,9 +337,15 @@ function planPatterns(job: ScanJob, text: string, states: RuleState[]): ScanText
   }
   const pass = literalScan(job, text, false);
   const { present, token } = pass;
-  // Large texts: one more pass over the (short) anchor literals gives occurrence offsets for region scanning.
-  const hits =
-    len >= REGION_MIN_CHARS ? literals.scanAnchors(text, Math.min(4096, Math.ceil(len / 256))) : undefined;
+  // Large texts: occurrence offsets of the (short) anchor literals for region scanning. ASCII texts: native
+  // `indexOf` per present anchor literal, lazily and only as far as needed; others: one Aho–Corasick pass.
+  let hits: Occurrences | undefined;
+  if (len >= REGION_MIN_CHARS) {
+    const cap = Math.min(4096, Math.ceil(len / 256));
+    hits = pass.st?.ascii
+      ? literals.asciiOccurrences(text, present, token, cap)
+      : literals.anchorOccurrences(text, cap);
+  }
   for (const st of states) {
     st.plan = st.rule.patterns.map((matcher, p) => {
       const factors = st.rule.anchors[p];
@@ -348,12 +370,14 @@ function planPatterns(job: ScanJob, text: string, states: RuleState[]): ScanText
       for (const f of factors) {
         let total = 0;
         for (const id of f) {
-          const occ = literals.occurrences(hits, id);
+          const occ = hits.get(id, Math.min(cap, bestTotal - 1) - total);
           if (occ.count > hits.cap || occ.length === 0) {
             total = Number.POSITIVE_INFINITY;
             break;
           }
           total += occ.count;
+          // Already worse than the best factor or past the cap: this factor cannot decide the regions.
+          if (total >= bestTotal || total > cap) break;
         }
         if (total < bestTotal) {
           bestTotal = total;
@@ -364,7 +388,7 @@ function planPatterns(job: ScanJob, text: string, states: RuleState[]): ScanText
       // A match containing literal occurrence [o, o+L) starts in [o + L - units, o].
       const pairs: [number, number][] = [];
       for (const id of best) {
-        const occ = literals.occurrences(hits, id);
+        const occ = hits.get(id);
         for (const o of occ.starts) pairs.push([Math.max(0, o + occ.length - units), o + 1]);
       }
       pairs.sort((x, y) => x[0] - y[0]);
@@ -397,12 +421,19 @@ function* scanText(
     plan: [],
     cursor: rule.patterns.map(() => 0),
   }));
-  let st: ScanText | undefined = planPatterns(job, text, states);
+  const len = text.length;
+  const planned = planPatterns(job, text, states);
   // The literal buffers are shared per policy: never reuse them across a yield.
   job.literalCache = undefined;
-  const prepared = () => (st ??= new ScanText(text));
+  let runs = false;
+  for (const s of states) if (s.plan.some((p) => p !== 'skip')) runs = true;
+  if (!runs) {
+    yield len;
+    return;
+  }
+  // Prepared once (UTF-8 bytes) for every pattern that runs; no per-call closure (tsx wraps those).
+  const st = planned ?? new ScanText(text);
   const { windowChars, overlapChars } = job.options;
-  const len = text.length;
   const single = len <= windowChars + overlapChars;
   for (let winStart = 0; winStart < len; winStart += single ? len : windowChars) {
     const acceptEnd = single ? len : Math.min(len, winStart + windowChars);
@@ -415,13 +446,13 @@ function* scanText(
         const matcher = s.rule.patterns[p]!;
         if (!Number.isFinite(matcher.maxUnits)) {
           // Unbounded (operator) pattern: one linear pass over the whole text, in the first window.
-          if (winStart === 0) scanPattern(prepared(), s, p, 0, len, len);
+          if (winStart === 0) scanPattern(st, s, p, 0, len, len);
           continue;
         }
         const slack = Math.max(overlapChars, matcher.maxUnits);
         if (plan === 'full') {
           scanPattern(
-            prepared(),
+            st,
             s,
             p,
             winStart,
@@ -438,7 +469,7 @@ function* scanText(
           if (a >= acceptEnd) break;
           const from = Math.max(a, winStart);
           const to = Math.min(b, acceptEnd);
-          if (from < to) scanPattern(prepared(), s, p, from, to, Math.min(len, to + matcher.maxUnits));
+          if (from < to) scanPattern(st, s, p, from, to, Math.min(len, to + matcher.maxUnits));
           if (b <= acceptEnd) i += 2;
           else break;
         }
@@ -483,7 +514,7 @@ function scanPattern(
   let pos = Math.max(from, s.next[p]!);
   let foundHere = false;
   while (pos < acceptEnd) {
-    const m = matcher.exec(st, pos, hardEnd);
+    const m = execMemo(st, matcher, pos, hardEnd);
     if (m === null || m.start >= acceptEnd) {
       pos = acceptEnd;
       break;
@@ -509,6 +540,21 @@ function scanPattern(
     if (s.count >= rule.minMatches && foundHere) break;
   }
   s.next[p] = Math.max(s.next[p]!, pos);
+}
+
+/** `matcher.exec(st, from, to)`, remembering the last call per matcher on this text. */
+function execMemo(st: ScanText, matcher: Matcher, from: number, to: number): RegexMatch | null {
+  st.execMemo ??= new Map();
+  const memo = st.execMemo;
+  const last = memo.get(matcher);
+  if (last && last[0] === from && last[1] === to) return last[2] as RegexMatch | null;
+  const m = matcher.exec(st, from, to);
+  if (last) {
+    last[0] = from;
+    last[1] = to;
+    last[2] = m;
+  } else memo.set(matcher, [from, to, m]);
+  return m;
 }
 
 function isHigh(c: number): boolean {

@@ -1,5 +1,5 @@
 // The conditions language of spec 30 §A4: `all`/`any`/`not` over predicates on parsed command facts.
-import { checkGlob, compileGlobSet, type Glob } from './_glob.ts';
+import { checkGlob, compileGlobSet, type Glob, memoGlob } from './_glob.ts';
 import { didYouMean, type IssueSink, type PNode, type Pos } from './_pnode.ts';
 import type { Access, CommandFacts, IpClass, PathFact, SimpleCommand, UrlFact } from './shell/types.ts';
 
@@ -163,12 +163,14 @@ function parseEntry(
       return list
         ? {
             k: 'program',
-            g: globSet(
-              list.map((s) => s.toLowerCase()),
-              'name',
-              value,
-              ctx,
-              field,
+            g: memoGlob(
+              globSet(
+                list.map((s) => s.toLowerCase()),
+                'name',
+                value,
+                ctx,
+                field,
+              ),
             ),
             names: list.map((s) => s.toLowerCase()),
           }
@@ -437,7 +439,7 @@ export type FactsView = {
  */
 export function programGate(c: Condition): Glob | undefined {
   const names = gateNames(c);
-  return names ? compileGlobSet(names, 'name') : undefined;
+  return names ? memoGlob(compileGlobSet(names, 'name')) : undefined;
 }
 
 function gateNames(c: Condition): string[] | undefined {
@@ -464,6 +466,39 @@ function gateNames(c: Condition): string[] | undefined {
   }
 }
 
+/** Whether a tree reads the simple command (any predicate but `path`/`url`). */
+function readsCommand(c: Condition): boolean {
+  switch (c.k) {
+    case 'all':
+    case 'any':
+      return c.c.some(readsCommand);
+    case 'not':
+      return readsCommand(c.c);
+    case 'path':
+    case 'url':
+      return false;
+    default:
+      return true;
+  }
+}
+
+/**
+ * Returns the conjuncts of a tree (children of the root `all`, through nested `all`s) that do not read the simple
+ * command: they hold or fail for the whole target, so they are evaluated once, before the per-command passes.
+ */
+export function targetWideConjuncts(c: Condition, out: Condition[] = []): Condition[] {
+  if (!readsCommand(c)) {
+    out.push(c);
+    return out;
+  }
+  if (c.k !== 'all') return out;
+  for (const s of c.c) {
+    if (!readsCommand(s)) out.push(s);
+    else if (s.k === 'all') targetWideConjuncts(s, out);
+  }
+  return out;
+}
+
 // Distinct programs of a command target → their command indices (computed once per facts object).
 const programIndexCache = new WeakMap<object, Map<string, number[]>>();
 
@@ -487,22 +522,23 @@ export function evaluateConditions(
   facts: FactsView,
   skipCommand?: (index: number) => boolean,
   gate?: Glob,
+  targetWide?: readonly Condition[],
 ): number | undefined {
+  // Target-wide predicates (path, url) do not depend on the command: memoised across the per-command passes.
+  const memo = new Map<Condition, boolean>();
+  if (targetWide) for (const c of targetWide) if (!evalNode(c, undefined, facts, memo)) return undefined;
   if (gate && facts.commands.length > 0) {
     // Only commands whose program passes the gate can satisfy the tree.
     const candidates: number[] = [];
     for (const [program, indices] of programIndex(facts)) if (gate.test(program)) candidates.push(...indices);
     if (candidates.length === 0) return undefined;
     candidates.sort((a, b) => a - b);
-    const memo = new Map<Condition, boolean>();
     for (const i of candidates) {
       if (skipCommand?.(i)) continue;
       if (evalNode(cond, facts.commands[i], facts, memo)) return i;
     }
     return undefined;
   }
-  // Target-wide predicates (path, url) do not depend on the command: memoised across the per-command passes.
-  const memo = new Map<Condition, boolean>();
   if (facts.commands.length === 0) return evalNode(cond, undefined, facts, memo) ? -1 : undefined;
   let any = false;
   for (let i = 0; i < facts.commands.length; i++) {

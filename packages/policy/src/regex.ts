@@ -45,6 +45,12 @@ export type CompileRegexOptions = {
    * @default 512
    */
   maxSpan?: number;
+  /**
+   * Defers building the RE2 program to the first `exec` (only for sources already known to compile, e.g. the
+   * bundled pack, which its tests compile eagerly): RE2 compilation is most of a cold `compilePolicy`.
+   * @default false
+   */
+  lazy?: boolean;
 };
 
 /** Compiles an RE2-syntax pattern (inline `(?i)`/`(?s)` only; no lookaround or backreferences). */
@@ -56,16 +62,30 @@ export function compileRegex(source: string, options: CompileRegexOptions = {}):
       message: `pattern is ${source.length} chars; the limit is ${MAX_PATTERN_CHARS}`,
     };
   }
+  const limit = options.maxSpan ?? DEFAULT_MAX_SPAN;
+  // Matchers are immutable (exec sets `lastIndex` before every synchronous call): identical sources share one,
+  // across rules and generations (hot reload recompiles, the same pattern in two rules).
+  const cached = matcherCache.get(source);
+  if (cached) {
+    if (!options.lazy) {
+      // A lazily built matcher is checked by RE2 now.
+      const message = cached.build();
+      if (message !== undefined) return { success: false, message: `invalid RE2 pattern: ${message}` };
+    }
+    return { success: true, matcher: cached, unbounded: !(cached.maxSpan <= limit) };
+  }
   const syntax = analyzeRegex(source);
   if (!syntax.success) return { success: false, message: `invalid RE2 pattern: ${syntax.message}` };
   const { info } = syntax;
-  let re: RE2;
-  try {
-    re = new RE2(info.body, `g${info.flags}${info.groups > 0 ? 'd' : ''}`);
-  } catch (error) {
-    return { success: false, message: `invalid RE2 pattern: ${(error as Error).message}` };
+  const reFlags = `g${info.flags}${info.groups > 0 ? 'd' : ''}`;
+  let re: RE2 | string = info.body;
+  if (!options.lazy) {
+    try {
+      re = new RE2(info.body, reFlags);
+    } catch (error) {
+      return { success: false, message: `invalid RE2 pattern: ${(error as Error).message}` };
+    }
   }
-  const limit = options.maxSpan ?? DEFAULT_MAX_SPAN;
   const matcher = new Re2Matcher(
     source,
     info.flags,
@@ -74,9 +94,15 @@ export function compileRegex(source: string, options: CompileRegexOptions = {}):
     info.factors,
     info.groups > 0,
     re,
+    reFlags,
   );
+  if (matcherCache.size >= MATCHER_CACHE_MAX) matcherCache.clear();
+  matcherCache.set(source, matcher);
   return { success: true, matcher, unbounded: !(info.maxSpan <= limit) };
 }
+
+const MATCHER_CACHE_MAX = 8192;
+const matcherCache = new Map<string, Re2Matcher>();
 
 class Re2Matcher implements Matcher {
   readonly source: string;
@@ -85,7 +111,9 @@ class Re2Matcher implements Matcher {
   readonly maxUnits: number;
   readonly factors: readonly (readonly string[])[];
   readonly hasValueGroup: boolean;
-  readonly #re: RE2;
+  /** The RE2 program, or its body until the first `exec` (lazy). */
+  #re: RE2 | string;
+  readonly #reFlags: string;
 
   constructor(
     source: string,
@@ -94,7 +122,8 @@ class Re2Matcher implements Matcher {
     maxUnits: number,
     factors: readonly (readonly string[])[],
     hasValueGroup: boolean,
-    re: RE2,
+    re: RE2 | string,
+    reFlags: string,
   ) {
     this.source = source;
     this.flags = flags;
@@ -103,6 +132,18 @@ class Re2Matcher implements Matcher {
     this.factors = factors;
     this.hasValueGroup = hasValueGroup;
     this.#re = re;
+    this.#reFlags = reFlags;
+  }
+
+  /** Builds the RE2 program if it was deferred; returns RE2's error message, or undefined. */
+  build(): string | undefined {
+    if (typeof this.#re !== 'string') return undefined;
+    try {
+      this.#re = new RE2(this.#re, this.#reFlags);
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
   }
 
   exec(input: string | ScanText, from = 0, to?: number): RegexMatch | null {
@@ -112,6 +153,7 @@ class Re2Matcher implements Matcher {
     const toByte = to === undefined || to >= text.text.length ? total : text.toByte(to);
     if (fromByte > toByte) return null;
     const buf = toByte === total ? text.buf : text.buf.subarray(0, toByte);
+    if (typeof this.#re === 'string') this.#re = new RE2(this.#re, this.#reFlags);
     const re = this.#re;
     re.lastIndex = fromByte;
     const m = re.exec(buf) as (RegExpExecArray & { indices?: [number, number][] }) | null;

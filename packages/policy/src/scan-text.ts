@@ -14,6 +14,8 @@ export class ScanText {
   /** Whether every code unit is ASCII (byte offsets equal UTF-16 offsets). */
   readonly ascii: boolean;
   #table: Int32Array | undefined;
+  /** Per matcher, its last exec on this text (`[from, to, result]`): rules sharing a pattern share the scan. */
+  execMemo: Map<object, [number, number, unknown]> | undefined;
 
   /** Prepares `text` for matching. */
   constructor(text: string) {

@@ -363,72 +363,101 @@ function deriveToolCall(tool: string, rawArgs: unknown, options: DeriveOptions, 
     }
   }
   // Flatten string leaves.
-  let leaves = 0;
-  const overflow: string[] = [];
-  let overflowPointer: string | undefined;
-  const leaf = (text: string, pointer: string, key: string | undefined) => {
-    if (leaves >= MAX_ARGS_LEAVES) {
-      overflow.push(text);
-      overflowPointer ??= pointer;
-      return;
-    }
-    leaves++;
-    const inst: TextInstance = { target: 'tool_args', text, pointer };
-    if (commandPointers.has(pointer)) inst.asCommand = true;
-    out.instances.push(inst);
-    if (key !== undefined && text.trim() !== '') {
-      if (PATH_KEYS.has(key)) {
-        const n = normalizeArgPath(text);
-        out.instances.push({
-          target: 'path',
-          fact: {
-            path: n.path,
-            raw: text,
-            access: isShell ? 'unknown' : access,
-            source: 'arg',
-            dynamic: n.dynamic,
-            pointer,
-          },
-          pointer,
-          fromCommand: false,
-        });
-      }
-      if (URL_KEYS.has(key)) {
-        const fact = parseUrlFact(text) ?? (key === 'host' ? hostFact(text, text) : undefined);
-        if (fact)
-          out.instances.push({ target: 'url', fact: { ...fact, pointer }, pointer, fromCommand: false });
-      }
-    }
+  const walk: LeafWalk = {
+    out,
+    commandPointers,
+    access: isShell ? 'unknown' : access,
+    leaves: 0,
+    overflow: [],
+    overflowPointer: undefined,
   };
-  const walk = (value: unknown, pointer: string, key: string | undefined, depth: number) => {
-    if (typeof value === 'string') {
-      leaf(value, pointer, key);
-      return;
-    }
-    if (value === null || typeof value !== 'object') return;
-    if (depth >= MAX_ARGS_DEPTH) {
-      let text: string;
-      try {
-        text = JSON.stringify(value) ?? '';
-      } catch {
-        text = '';
-      }
-      if (text) {
-        out.trace.push('tool_args:depth-limit');
-        leaf(text, pointer, undefined);
-      }
-      return;
-    }
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) walk(value[i], `${pointer}/${i}`, key, depth + 1);
-      return;
-    }
-    for (const k of Object.keys(value))
-      walk((value as Record<string, unknown>)[k], `${pointer}/${escapePointer(k)}`, k, depth + 1);
-  };
-  walk(args, '', undefined, 0);
-  if (overflow.length > 0) {
-    out.trace.push(`tool_args:leaf-limit overflow=${overflow.length}`);
-    out.instances.push({ target: 'tool_args', text: overflow.join('\n'), pointer: overflowPointer ?? '' });
+  walkArgs(walk, args, '', undefined, 0);
+  if (walk.overflow.length > 0) {
+    out.trace.push(`tool_args:leaf-limit overflow=${walk.overflow.length}`);
+    out.instances.push({
+      target: 'tool_args',
+      text: walk.overflow.join('\n'),
+      pointer: walk.overflowPointer ?? '',
+    });
   }
+}
+
+/** State of one tool-args walk (module-level functions, not per-call closures: tsx wraps closures). */
+type LeafWalk = {
+  out: DerivedTargets;
+  commandPointers: Set<string>;
+  /** The access of path leaves. */
+  access: Access;
+  leaves: number;
+  overflow: string[];
+  overflowPointer: string | undefined;
+};
+
+function addLeaf(w: LeafWalk, text: string, pointer: string, key: string | undefined): void {
+  const out = w.out;
+  if (w.leaves >= MAX_ARGS_LEAVES) {
+    w.overflow.push(text);
+    w.overflowPointer ??= pointer;
+    return;
+  }
+  w.leaves++;
+  const inst: TextInstance = { target: 'tool_args', text, pointer };
+  if (w.commandPointers.has(pointer)) inst.asCommand = true;
+  out.instances.push(inst);
+  if (key !== undefined && text.trim() !== '') {
+    if (PATH_KEYS.has(key)) {
+      const n = normalizeArgPath(text);
+      out.instances.push({
+        target: 'path',
+        fact: {
+          path: n.path,
+          raw: text,
+          access: w.access,
+          source: 'arg',
+          dynamic: n.dynamic,
+          pointer,
+        },
+        pointer,
+        fromCommand: false,
+      });
+    }
+    if (URL_KEYS.has(key)) {
+      const fact = parseUrlFact(text) ?? (key === 'host' ? hostFact(text, text) : undefined);
+      if (fact)
+        out.instances.push({ target: 'url', fact: { ...fact, pointer }, pointer, fromCommand: false });
+    }
+  }
+}
+
+function walkArgs(
+  w: LeafWalk,
+  value: unknown,
+  pointer: string,
+  key: string | undefined,
+  depth: number,
+): void {
+  if (typeof value === 'string') {
+    addLeaf(w, value, pointer, key);
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  if (depth >= MAX_ARGS_DEPTH) {
+    let text: string;
+    try {
+      text = JSON.stringify(value) ?? '';
+    } catch {
+      text = '';
+    }
+    if (text) {
+      w.out.trace.push('tool_args:depth-limit');
+      addLeaf(w, text, pointer, undefined);
+    }
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) walkArgs(w, value[i], `${pointer}/${i}`, key, depth + 1);
+    return;
+  }
+  for (const k of Object.keys(value))
+    walkArgs(w, (value as Record<string, unknown>)[k], `${pointer}/${escapePointer(k)}`, k, depth + 1);
 }

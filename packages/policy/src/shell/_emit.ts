@@ -5,7 +5,7 @@ import type { Arg, SubRef } from './_arg.ts';
 import { homeNorm, literalArg } from './_arg.ts';
 import type { Cmd, Part, Pipeline, Redir, Script, Sub, Word } from './_ast.ts';
 import { programFacts } from './_facts.ts';
-import { HOME, normalisePath, normaliseProgram } from './_normalise.ts';
+import { collapseWhitespace, HOME, normalisePath, normaliseProgram } from './_normalise.ts';
 import { OPTION_SPECS, parseOptions } from './_options.ts';
 import { ParseAbort, parseScriptText } from './_parser.ts';
 import type { Access, PathFact, Redirect, SimpleCommand, UrlFact } from './types.ts';
@@ -44,7 +44,35 @@ const TRANSPARENT = new Set([
   'chronic',
 ]);
 const RECORDED_WRAPPERS = new Set(['chroot', 'nsenter', 'unshare']);
+/** Unquoted glob characters in literal text. */
+const _GLOB = /[*?]|\[[^\]]+\]/;
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/;
+
+const _ACCESS_INDEX: Readonly<Record<Access, number>> = {
+  read: 0,
+  write: 1,
+  delete: 2,
+  exec: 3,
+  meta: 4,
+  unknown: 5,
+};
+const _SOURCE_INDEX: Readonly<Record<PathFact['source'], number>> = { operand: 0, redirect: 1, arg: 2 };
+
+/** Options of a command run directly (not through a wrapper); only read. */
+const _DIRECT: { via: string[]; xargsFed: boolean } = { via: [], xargsFed: false };
+/** The `via` of records not reached through a wrapper; only read. */
+const _NO_VIA: string[] = [];
+/** The expanded redirections of a command without any; only read. */
+const _NO_REDIRS: ExpRedir[] = [];
+const _TOO_MANY_COMMANDS = `more than ${MAX_COMMANDS} simple commands`;
+
+// Hot imports bound once: through a CommonJS transpile (tsx) every call via an import binding is a getter call.
+const _normalisePath = normalisePath;
+const _normaliseProgram = normaliseProgram;
+const _collapseWhitespace = collapseWhitespace;
+const _parseOptions = parseOptions;
+const _specs = OPTION_SPECS;
+const _programFacts = programFacts;
 
 /** Collects everything one `parseCommand` call learns. */
 export class Emitter {
@@ -55,7 +83,8 @@ export class Emitter {
   readonly heredocs: string[] = [];
   partial = false;
   failed = false;
-  private readonly pathKeys = new Set<string>();
+  /** Path → bit set of the (access, source) pairs already recorded for it. */
+  private readonly pathKeys = new Map<string, number>();
   private readonly xargsFed = new Set<number>();
   /** Shells (and ssh) that read their script from stdin, with the context their script runs in. */
   readonly stdinShells = new Map<number, Ctx>();
@@ -77,11 +106,13 @@ export class Emitter {
 
   emitScript(script: Script, ctx: Ctx): number[] {
     const nodes: number[] = [];
-    for (const item of script.items) for (const p of item.pipelines) nodes.push(...this.emitPipeline(p, ctx));
+    for (const item of script.items)
+      for (const p of item.pipelines) for (const id of this.emitPipeline(p, ctx)) nodes.push(id);
     return nodes;
   }
 
   emitPipeline(p: Pipeline, ctx: Ctx): number[] {
+    if (p.cmds.length === 1) return this.emitCmd(p.cmds[0]!, ctx);
     const elements = p.cmds.map((c) => this.emitCmd(c, ctx));
     for (let i = 0; i + 1 < elements.length; i++) {
       for (const a of elements[i]!) for (const b of elements[i + 1]!) this.edges.push([a, b]);
@@ -98,13 +129,15 @@ export class Emitter {
         }
       }
     }
-    return elements.flat();
+    const nodes: number[] = [];
+    for (const e of elements) for (const id of e) nodes.push(id);
+    return nodes;
   }
 
   emitCmd(cmd: Cmd, ctx: Ctx): number[] {
     if (this.recs.length >= MAX_COMMANDS) {
       this.partial = true;
-      this.issue(`more than ${MAX_COMMANDS} simple commands`);
+      this.issue(_TOO_MANY_COMMANDS);
       return [];
     }
     if (cmd.type === 'group') {
@@ -116,34 +149,48 @@ export class Emitter {
       for (const id of nodes) this.attachRedirects(id, redirs);
       return nodes;
     }
+    const words = cmd.words;
     let i = 0;
-    while (i < cmd.words.length && _isAssignment(cmd.words[i]!)) this.expandWord(cmd.words[i++]!, ctx);
-    const args = cmd.words.slice(i).flatMap((w) => this.expandWord(w, ctx));
-    const redirs = cmd.redirs.map((r) => this.expandRedir(r, ctx));
-    this.redirectFacts(redirs);
+    while (i < words.length && _isAssignment(words[i]!)) this.expandWord(words[i++]!, ctx);
+    const args: Arg[] = [];
+    for (; i < words.length; i++) this.expandWordInto(words[i]!, ctx, args);
+    let redirs = _NO_REDIRS;
+    if (cmd.redirs.length > 0) {
+      redirs = [];
+      for (const r of cmd.redirs) redirs.push(this.expandRedir(r, ctx));
+      this.redirectFacts(redirs);
+    }
     if (args.length === 0) return [];
-    return this.runArgs(args, redirs, ctx, { via: [], xargsFed: false });
+    return this.runArgs(args, redirs, ctx, _DIRECT);
   }
 
   // --- words ---
 
   expandWord(word: Word, ctx: Ctx): Arg[] {
     const out: Arg[] = [];
+    this.expandWordInto(word, ctx, out);
+    return out;
+  }
+
+  /** Appends the arguments `word` expands to (brace lists spread, unquoted `$IFS` splits) to `out`. */
+  expandWordInto(word: Word, ctx: Ctx, out: Arg[]): void {
+    const first = word.parts[0];
+    if (first !== undefined && first.k === 'lit' && word.parts.length === 1) {
+      // The common case: one literal part (no expansions).
+      const v = first.v;
+      const lit: Arg = { text: v, norm: v, dynamic: false, glob: first.q === 0 && _GLOB.test(v), subs: [] };
+      _pushArg(out, lit, first.q === 0);
+      return;
+    }
     let cur: Arg = { text: '', norm: '', dynamic: false, glob: false, subs: [] };
     let started = false;
     let braceable = true;
-    const push = () => {
-      if (started) out.push(...(braceable ? _braceExpand(cur) : [cur]));
-      cur = { text: '', norm: '', dynamic: false, glob: false, subs: [] };
-      started = false;
-      braceable = true;
-    };
     for (const part of word.parts) {
       switch (part.k) {
         case 'lit':
           cur.text += part.v;
           cur.norm += part.v;
-          if (part.q === 0 && /[*?]|\[[^\]]+\]/.test(part.v)) cur.glob = true;
+          if (part.q === 0 && _GLOB.test(part.v)) cur.glob = true;
           if (part.q !== 0) braceable = false;
           started = true;
           break;
@@ -160,7 +207,10 @@ export class Emitter {
             cur.norm += HOME;
           } else if (part.name === 'IFS' && part.plain) {
             if (part.q === 0) {
-              push();
+              if (started) _pushArg(out, cur, braceable);
+              cur = { text: '', norm: '', dynamic: false, glob: false, subs: [] };
+              started = false;
+              braceable = true;
               continue;
             }
             cur.text += part.raw;
@@ -187,8 +237,7 @@ export class Emitter {
         }
       }
     }
-    push();
-    return out;
+    if (started) _pushArg(out, cur, braceable);
   }
 
   emitSub(sub: Sub, ctx: Ctx): SubRef {
@@ -283,15 +332,16 @@ export class Emitter {
       cur = cur.slice(0, MAX_ARGV);
     }
     let sudo = ctx.sudo;
-    const via = [...opts.via];
+    // Copied on append only (records copy it too): `opts.via` is never changed.
+    let via = opts.via;
     let xargsFed = opts.xargsFed;
     for (let guard = 0; guard < 32 && cur.length > 0; guard++) {
       const a0 = cur[0]!;
       if (a0.dynamic) break;
-      const prog = normaliseProgram(a0.text);
-      const spec = OPTION_SPECS[prog];
+      const prog = _normaliseProgram(a0.text);
+      const spec = _specs[prog];
       if (PRIV_WRAPPERS.has(prog)) {
-        const po = parseOptions(cur.slice(1), _text, spec, (s, a) => ({ ...a, text: s, norm: s }));
+        const po = _parseOptions(cur.slice(1), _text, spec, _rawValue);
         if (
           po.flags.has('-e') ||
           po.flags.has('--edit') ||
@@ -310,7 +360,7 @@ export class Emitter {
         continue;
       }
       if (prog === 'env') {
-        const po = parseOptions(cur.slice(1), _text, spec, (s, a) => ({ ...a, text: s, norm: s }));
+        const po = _parseOptions(cur.slice(1), _text, spec, _rawValue);
         let inner = cur.slice(1 + po.rest);
         while (inner.length > 0 && ASSIGNMENT.test(inner[0]!.text)) inner = inner.slice(1);
         const split = po.values.filter((v) => v.flag === '-S' || v.flag === '--split-string');
@@ -321,23 +371,23 @@ export class Emitter {
             .map((t) => literalArg(t)),
         );
         if (inner.length === 0 && prefix.length === 0) break;
-        via.push('env');
+        via = [...via, 'env'];
         cur = [...prefix, ...inner];
         continue;
       }
       if (prog === 'xargs') {
-        const po = parseOptions(cur.slice(1), _text, spec, (s, a) => ({ ...a, text: s, norm: s }));
+        const po = _parseOptions(cur.slice(1), _text, spec, _rawValue);
         for (const v of po.values)
           if (v.flag === '-a' || v.flag === '--arg-file') this.addPath(v.value, 'read', 'arg');
         const inner = cur.slice(1 + po.rest);
         if (inner.length === 0) break;
-        via.push('xargs');
+        via = [...via, 'xargs'];
         xargsFed = true;
         cur = inner;
         continue;
       }
       if (TRANSPARENT.has(prog)) {
-        const po = parseOptions(cur.slice(1), _text, spec, (s, a) => ({ ...a, text: s, norm: s }));
+        const po = _parseOptions(cur.slice(1), _text, spec, _rawValue);
         if (prog === 'command' && (po.flags.has('-v') || po.flags.has('-V'))) break;
         let inner = cur.slice(1 + po.rest);
         if (prog === 'timeout' && inner.length > 0 && /^\d+(\.\d+)?[smhd]?$/.test(inner[0]!.text))
@@ -346,12 +396,12 @@ export class Emitter {
           for (const v of po.values)
             if (v.flag === '-o' || v.flag === '--output') this.addPath(v.value, 'write', 'arg');
         if (inner.length === 0) break;
-        via.push(prog);
+        via = [...via, prog];
         cur = inner;
         continue;
       }
       if (RECORDED_WRAPPERS.has(prog)) {
-        const po = parseOptions(cur.slice(1), _text, spec, (s, a) => ({ ...a, text: s, norm: s }));
+        const po = _parseOptions(cur.slice(1), _text, spec, _rawValue);
         let inner = cur.slice(1 + po.rest);
         const own: Arg[] = [];
         if (prog === 'chroot' && inner.length > 0) {
@@ -367,19 +417,21 @@ export class Emitter {
       break;
     }
     if (cur.length === 0) return nodes;
-    nodes.push(...this.finalRecord(cur, redirs, { ...ctx, sudo }, via, xargsFed));
+    const fin = this.finalRecord(cur, redirs, sudo === ctx.sudo ? ctx : { ...ctx, sudo }, via, xargsFed);
+    if (nodes.length === 0) return fin;
+    for (const id of fin) nodes.push(id);
     return nodes;
   }
 
   /** Builds the innermost simple command of a chain and its facts; returns the ids it added. */
   finalRecord(cur: Arg[], redirs: ExpRedir[], ctx: Ctx, via: string[], xargsFed: boolean): number[] {
     const a0 = cur[0]!;
-    const program = a0.dynamic ? a0.text.toLowerCase() : normaliseProgram(a0.text);
+    const program = a0.dynamic ? a0.text.toLowerCase() : _normaliseProgram(a0.text);
     if (a0.dynamic && a0.subs.length === 0) this.issue('command named by a variable');
     if (a0.glob) this.issue('glob in command name');
     const rest = cur.slice(1);
-    const spec = OPTION_SPECS[program];
-    const po = parseOptions(rest, _text, spec, (s, a) => ({ ...a, text: s, norm: homeNorm(s) }));
+    const spec = _specs[program];
+    const po = _parseOptions(rest, _text, spec, _homeValue);
     const operands = spec?.stop ? [...po.operands, ...rest.slice(po.rest)] : po.operands;
     const id = this.addRecord(cur, program, po.flags, operands, ctx, redirs, via);
     if (id < 0) return [];
@@ -407,7 +459,8 @@ export class Emitter {
         if (s.kind === 'in' && r.op.includes('<')) for (const n of s.nodes) this.edges.push([n, id]);
       }
     }
-    const extra = programFacts(this, { id, program, args: cur, rest, operands, po, redirs, ctx });
+    const extra = _programFacts(this, { id, program, args: cur, rest, operands, po, redirs, ctx });
+    if (extra.length === 0) return [id];
     return [id, ...extra];
   }
 
@@ -425,37 +478,55 @@ export class Emitter {
   ): number {
     if (this.recs.length >= MAX_COMMANDS) {
       this.partial = true;
-      this.issue(`more than ${MAX_COMMANDS} simple commands`);
+      this.issue(_TOO_MANY_COMMANDS);
       return -1;
     }
-    const argv = argvArgs.map((a) => a.text);
-    const args = argv.slice(1);
+    const argv: string[] = new Array(argvArgs.length);
+    const args: string[] = new Array(argvArgs.length > 0 ? argvArgs.length - 1 : 0);
+    let text = program;
+    for (let k = 0; k < argvArgs.length; k++) {
+      const t = argvArgs[k]!.text;
+      argv[k] = t;
+      if (k > 0) {
+        args[k - 1] = t;
+        text += ` ${t}`;
+      }
+    }
+    text = _collapseWhitespace(text);
+    const ops: string[] = new Array(operands.length);
+    let dynamicOperands = false;
+    for (let k = 0; k < operands.length; k++) {
+      const a = operands[k]!;
+      ops[k] = _normalisePath(a.norm);
+      if (a.dynamic) dynamicOperands = true;
+    }
     const cmd: SimpleCommand = {
       argv,
       program,
       args,
       flags,
-      operands: operands.map((a) => normalisePath(a.norm)),
-      dynamicOperands: operands.some((a) => a.dynamic),
+      operands: ops,
+      dynamicOperands,
       sudo: ctx.sudo,
       remote: ctx.remote,
       redirects: [],
       pipesTo: [],
       pipesFrom: [],
       executesSubstitutionOf: [],
-      text: [program, ...args].join(' ').replace(/\s+/g, ' ').trim(),
+      text,
       depth: ctx.depth,
     };
-    this.recs.push({ cmd, via: [...via] });
+    this.recs.push({ cmd, via: via.length === 0 ? _NO_VIA : [...via] });
     const id = this.recs.length - 1;
     this.attachRedirects(id, redirs);
     return id;
   }
 
   attachRedirects(id: number, redirs: ExpRedir[]): void {
+    if (redirs.length === 0) return;
     const cmd = this.recs[id]!.cmd;
     for (const r of redirs) {
-      const red: Redirect = { op: r.op, target: r.arg ? normalisePath(r.arg.norm) : '' };
+      const red: Redirect = { op: r.op, target: r.arg ? _normalisePath(r.arg.norm) : '' };
       if (r.fd !== undefined) red.fd = r.fd;
       cmd.redirects.push(red);
     }
@@ -464,7 +535,7 @@ export class Emitter {
   /** Replaces a record's operands (programs whose operands are not plain non-flag words). */
   setOperands(id: number, operands: readonly Arg[]): void {
     const cmd = this.recs[id]!.cmd;
-    cmd.operands = operands.map((a) => normalisePath(a.norm));
+    cmd.operands = operands.map((a) => _normalisePath(a.norm));
     cmd.dynamicOperands = this.xargsFed.has(id) || operands.some((a) => a.dynamic);
   }
 
@@ -487,6 +558,7 @@ export class Emitter {
 
   /** Records a URL fact for `/dev/tcp/<host>/<port>` and `/dev/udp/…` references. */
   devTcp(text: string): void {
+    if (!text.includes('/dev/')) return;
     const m = /\/dev\/(tcp|udp)\/([^/\s]+)\/(\d{1,5})/.exec(text);
     if (!m) return;
     const fact = hostFact(m[0], m[2]!, Number(m[3]));
@@ -495,10 +567,11 @@ export class Emitter {
 
   addPath(a: Arg, access: Access, source: PathFact['source'], extra?: { remote?: boolean }): void {
     if (a.text === '' || a.procsub) return;
-    const path = normalisePath(a.norm);
-    const key = `${path}\0${access}\0${source}`;
-    if (this.pathKeys.has(key)) return;
-    this.pathKeys.add(key);
+    const path = _normalisePath(a.norm);
+    const bit = 1 << (_ACCESS_INDEX[access] * 3 + _SOURCE_INDEX[source]);
+    const seen = this.pathKeys.get(path) ?? 0;
+    if ((seen & bit) !== 0) return;
+    this.pathKeys.set(path, seen | bit);
     const fact: PathFact & { glob?: boolean; remote?: boolean } = {
       path,
       raw: a.text,
@@ -522,41 +595,60 @@ export class Emitter {
   /** Fills pipesTo / pipesFrom from the data-flow edges (transitively, nearest first). */
   resolvePipes(): void {
     const n = this.recs.length;
-    const out: number[][] = Array.from({ length: n }, () => []);
-    const inc: number[][] = Array.from({ length: n }, () => []);
+    if (this.edges.length === 0) {
+      for (let i = 0; i < n; i++) {
+        this.recs[i]!.cmd.pipesTo = [];
+        this.recs[i]!.cmd.pipesFrom = [];
+      }
+      return;
+    }
+    const out: number[][] = new Array(n);
+    const inc: number[][] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      out[i] = [];
+      inc[i] = [];
+    }
     for (const [a, b] of this.edges) {
       if (a === b || a >= n || b >= n) continue;
       out[a]!.push(b);
       inc[b]!.push(a);
     }
-    const walk = (start: number, adj: number[][]): string[] => {
-      const seen = new Set<number>([start]);
-      const names = new Set<string>();
-      let frontier = [start];
-      while (frontier.length > 0) {
-        const next: number[] = [];
-        for (const x of frontier) {
-          for (const y of adj[x]!) {
-            if (seen.has(y)) continue;
-            seen.add(y);
-            next.push(y);
-            const rec = this.recs[y]!;
-            for (const name of rec.via) names.add(name);
-            names.add(rec.cmd.program);
-          }
-        }
-        frontier = next;
-      }
-      return [...names];
-    };
     for (let i = 0; i < n; i++) {
-      this.recs[i]!.cmd.pipesTo = walk(i, out);
-      this.recs[i]!.cmd.pipesFrom = walk(i, inc);
+      this.recs[i]!.cmd.pipesTo = out[i]!.length === 0 ? [] : this._walk(i, out);
+      this.recs[i]!.cmd.pipesFrom = inc[i]!.length === 0 ? [] : this._walk(i, inc);
     }
+  }
+  private _walk(start: number, adj: number[][]): string[] {
+    const seen = new Set<number>([start]);
+    const names = new Set<string>();
+    let frontier = [start];
+    while (frontier.length > 0) {
+      const next: number[] = [];
+      for (const x of frontier) {
+        for (const y of adj[x]!) {
+          if (seen.has(y)) continue;
+          seen.add(y);
+          next.push(y);
+          const rec = this.recs[y]!;
+          for (const name of rec.via) names.add(name);
+          names.add(rec.cmd.program);
+        }
+      }
+      frontier = next;
+    }
+    return [...names];
   }
 }
 
 // --- internal ---
+
+function _rawValue(s: string, a: Arg): Arg {
+  return { ...a, text: s, norm: s };
+}
+
+function _homeValue(s: string, a: Arg): Arg {
+  return { ...a, text: s, norm: homeNorm(s) };
+}
 
 function _text(a: Arg): string {
   return a.text;
@@ -564,7 +656,18 @@ function _text(a: Arg): string {
 
 function _isAssignment(w: Word): boolean {
   const first = w.parts[0];
-  return first !== undefined && first.k === 'lit' && first.q === 0 && ASSIGNMENT.test(first.v);
+  return (
+    first !== undefined &&
+    first.k === 'lit' &&
+    first.q === 0 &&
+    first.v.includes('=') &&
+    ASSIGNMENT.test(first.v)
+  );
+}
+
+function _pushArg(out: Arg[], cur: Arg, braceable: boolean): void {
+  if (!braceable || cur.dynamic || cur.text.indexOf('{') < 0) out.push(cur);
+  else for (const a of _braceExpand(cur)) out.push(a);
 }
 
 /** Bash brace expansion of an unquoted literal word (`{a,b}`, `x{,.bak}`), one level, at most 64 results. */

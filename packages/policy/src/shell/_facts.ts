@@ -269,6 +269,7 @@ export function programFacts(em: Emitter, c: FactInput): number[] {
     _scanUrls(em, a.text);
   }
   for (const a of c.operands) {
+    if (!a.text.includes('@')) continue;
     const m = /^[A-Za-z0-9._-]+@(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):/.exec(a.text);
     if (m) em.addUrl(hostFact(a.text, m[1]!));
   }
@@ -297,6 +298,7 @@ export function programFacts(em: Emitter, c: FactInput): number[] {
   } else if (DELETE_ALL.has(p)) _each(em, c.operands, 'delete');
   else if (NETWORK_HOST_ALL.has(p)) _hosts(em, c);
   else if (URL_OPERANDS.has(p)) for (const a of c.operands) _urlOperand(em, a);
+  else if (_NO_CASE.has(p)) _otherFacts(em, c);
   else {
     switch (p) {
       case 'eval': {
@@ -588,14 +590,25 @@ export function programFacts(em: Emitter, c: FactInput): number[] {
         break;
       }
       default:
-        if (!NO_PATHS.has(p))
-          for (const a of c.operands) if (_pathLike(a)) em.addPath(a, 'unknown', 'operand');
+        // The switch compares string cases one by one: remember programs that have no case of their own.
+        if (_NO_CASE.size >= 4096) _NO_CASE.clear();
+        _NO_CASE.add(p);
+        _otherFacts(em, c);
     }
   }
   return extra;
 }
 
 // --- internal ---
+
+/** Programs known to fall to the `default` of `programFacts`'s switch (bounded; cleared when full). */
+const _NO_CASE = new Set<string>();
+
+/** Facts of a program without handling of its own: path-like operands are touched in an unknown way. */
+function _otherFacts(em: Emitter, c: FactInput): void {
+  if (!NO_PATHS.has(c.program))
+    for (const a of c.operands) if (_pathLike(a)) em.addPath(a, 'unknown', 'operand');
+}
 
 function _inner(ctx: Ctx, over?: Partial<Ctx>): Ctx {
   return { ...ctx, ...over, depth: ctx.depth + 1 };

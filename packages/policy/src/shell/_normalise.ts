@@ -44,15 +44,39 @@ const VERSIONED = new Set([
 
 /** Returns argv[0] basenamed, lowercased, with a leading backslash, `.exe` and a version suffix removed. */
 export function normaliseProgram(argv0: string): string {
-  let p = argv0.replace(/^\\+/, '');
+  const hit = _programCache.get(argv0);
+  if (hit !== undefined) return hit;
+  let p = argv0.charCodeAt(0) === 92 ? argv0.replace(/^\\+/, '') : argv0;
   const slash = p.lastIndexOf('/');
   if (slash >= 0 && slash < p.length - 1) p = p.slice(slash + 1);
   p = p.toLowerCase();
   if (p.endsWith('.exe')) p = p.slice(0, -4);
-  const m = /^([a-z][a-z_+]*?)-?\d+(\.\d+)*$/.exec(p);
-  if (m && VERSIONED.has(m[1]!)) return m[1]!;
+  const last = p.charCodeAt(p.length - 1);
+  if (last >= 48 && last <= 57) {
+    const m = /^([a-z][a-z_+]*?)-?\d+(\.\d+)*$/.exec(p);
+    if (m && VERSIONED.has(m[1]!)) p = m[1]!;
+  }
+  if (argv0.length <= 256) {
+    if (_programCache.size >= 4096) _programCache.clear();
+    p = _intern(p);
+    _programCache.set(argv0, p);
+  }
   return p;
 }
+
+/**
+ * Returns `text` as an engine-internalised string (property names are): later comparisons with string literals
+ * (the program `switch`es, `in`, Set lookups) are then pointer comparisons.
+ */
+function _intern(text: string): string {
+  const o: Record<string, true> = {};
+  o[text] = true;
+  for (const k in o) return k;
+  return text;
+}
+
+/** Program names already normalised (bounded; cleared when full). */
+const _programCache = new Map<string, string>();
 
 /**
  * Normalises a path-like operand: `.`/`..` segments resolved, duplicate and trailing slashes removed (`<home>` and
@@ -61,9 +85,9 @@ export function normaliseProgram(argv0: string): string {
 export function normalisePath(text: string): string {
   if (
     text === '' ||
-    /[\s]/.test(text) ||
+    (!text.includes('/') && text !== '.' && text !== '..') ||
     text.length > 4096 ||
-    (!text.includes('/') && text !== '.' && text !== '..')
+    /[\s]/.test(text)
   ) {
     return text;
   }
@@ -96,4 +120,51 @@ export function normalisePath(text: string): string {
   if (root === '/') return `/${body}`;
   if (root === HOME) return body === '' ? HOME : `${HOME}/${body}`;
   return body === '' ? '.' : body;
+}
+
+/** Whether a UTF-16 code unit is JavaScript whitespace (what `\s` matches). */
+function _isSpace(c: number): boolean {
+  if (c === 32 || (c >= 9 && c <= 13)) return true;
+  if (c < 0xa0) return false;
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
+/** Same as `text.replace(/\s+/g, ' ').trim()`, without building a new string when nothing changes. */
+export function collapseWhitespace(text: string): string {
+  const n = text.length;
+  let clean = true;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 32) {
+      if (i === 0 || i === n - 1 || text.charCodeAt(i + 1) === 32) {
+        clean = false;
+        break;
+      }
+    } else if (_isSpace(c)) {
+      clean = false;
+      break;
+    }
+  }
+  if (clean) return text;
+  let out = '';
+  let i = 0;
+  while (i < n) {
+    while (i < n && _isSpace(text.charCodeAt(i))) i++;
+    if (i >= n) break;
+    let j = i + 1;
+    while (j < n && !_isSpace(text.charCodeAt(j))) j++;
+    out = out === '' ? text.slice(i, j) : `${out} ${text.slice(i, j)}`;
+    i = j;
+  }
+  return out;
 }

@@ -762,14 +762,14 @@ export function parseOptions<A>(
       }
       continue;
     }
-    if (/^-\d+$/.test(t)) {
+    if (_isDigit(t.charCodeAt(1)) && /^-\d+$/.test(t)) {
       flags.add(t);
       continue;
     }
     let valued = false;
     for (let j = 1; j < t.length; j++) {
       const ch = t[j]!;
-      flags.add(`-${ch}`);
+      flags.add(_dash(ch));
       if (sa.includes(ch)) {
         valued = j + 1 < t.length;
         if (valued) values.push({ flag: `-${ch}`, value: fromValue(t.slice(j + 1), a), index: i });
@@ -789,4 +789,22 @@ export function parseOptions<A>(
     if (t.length > 2 && !valued) flags.add(t);
   }
   return { flags, values, operands, operandIndex, rest: i };
+}
+
+/** `-x` strings for ASCII option letters, made once. */
+const _DASHED: string[] = [];
+
+function _dash(ch: string): string {
+  const code = ch.charCodeAt(0);
+  if (code >= 128) return `-${ch}`;
+  let d = _DASHED[code];
+  if (d === undefined) {
+    d = `-${ch}`;
+    _DASHED[code] = d;
+  }
+  return d;
+}
+
+function _isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
 }

@@ -27,6 +27,20 @@ const RESERVED =
   /^(\{|\}|\[\[|!|if|then|else|elif|fi|do|done|case|esac|while|until|for|select|function|in|coproc)(?=$|[\s;&|()<>])/;
 const REDIR = /^(\d{1,9})?(&>>|&>|<<<|<<-|<<|<>|<&|>>|>&|>\||<|>)/;
 
+/** Characters (< 128) that end or specially start a stretch of ordinary word text in `readWord`. */
+const _WORD_SPECIAL: Uint8Array = (() => {
+  const t = new Uint8Array(128);
+  for (const ch of ' \t\n\r;&|()<>\'"\\$`') t[ch.charCodeAt(0)] = 1;
+  return t;
+})();
+
+/** First characters (< 128) of the reserved words `RESERVED` matches. */
+const _RESERVED_START: Uint8Array = (() => {
+  const t = new Uint8Array(128);
+  for (const ch of '{}[!itefdcwus') t[ch.charCodeAt(0)] = 1;
+  return t;
+})();
+
 type Terms = { paren?: boolean; caseEnd?: boolean; words?: readonly string[] };
 
 /** Parses a whole script; throws ParseAbort on a syntax error. */
@@ -88,12 +102,16 @@ class _Parser {
   skipBlank(newlines: boolean): void {
     const s = this.src;
     while (this.pos < s.length) {
-      const c = s[this.pos]!;
-      if (c === ' ' || c === '\t' || c === '\r') this.pos++;
-      else if (c === '\\' && s[this.pos + 1] === '\n') this.pos += 2;
-      else if (c === '#') {
-        while (this.pos < s.length && s[this.pos] !== '\n') this.pos++;
-      } else if (c === '\n' && newlines) this.newline();
+      const c = s.charCodeAt(this.pos);
+      if (c === 32 || c === 9 || c === 13)
+        this.pos++; // space, tab, CR
+      else if (c === 92 && s.charCodeAt(this.pos + 1) === 10)
+        this.pos += 2; // line continuation
+      else if (c === 35) {
+        // `#` comment to the end of the line
+        const end = s.indexOf('\n', this.pos);
+        this.pos = end < 0 ? s.length : end;
+      } else if (c === 10 && newlines) this.newline();
       else break;
     }
   }
@@ -131,6 +149,8 @@ class _Parser {
   }
 
   peekReserved(): string | undefined {
+    const c0 = this.src.charCodeAt(this.pos);
+    if (!(c0 < 128 && _RESERVED_START[c0])) return undefined;
     const m = RESERVED.exec(this.src.slice(this.pos, this.pos + 12));
     if (!m) return undefined;
     if (m[1] === '{' || m[1] === '!') {
@@ -187,8 +207,9 @@ class _Parser {
     const pipelines: Pipeline[] = [this.parsePipeline()];
     for (;;) {
       this.skipBlank(false);
-      const two = this.src.slice(this.pos, this.pos + 2);
-      if (two !== '&&' && two !== '||') break;
+      const c0 = this.src.charCodeAt(this.pos);
+      if ((c0 !== 38 && c0 !== 124) || this.src.charCodeAt(this.pos + 1) !== c0) break;
+      const two = c0 === 38 ? '&&' : '||';
       this.pos += 2;
       this.skipBlank(true);
       if (this.pos >= this.src.length) this.fail(`unexpected end of input after "${two}"`);
@@ -447,10 +468,11 @@ class _Parser {
     for (;;) {
       this.skipBlank(false);
       if (this.pos >= s.length) break;
+      const code = s.charCodeAt(this.pos);
+      if (code === 10 || code === 59 || code === 124 || code === 41) break; // \n ; | )
+      if (code === 38 && s.charCodeAt(this.pos + 1) !== 62) break; // & (not &>)
       const c = s[this.pos]!;
-      if (c === '\n' || c === ';' || c === '|' || c === ')') break;
-      if (c === '&' && s[this.pos + 1] !== '>') break;
-      if (c === '(') {
+      if (code === 40) {
         // `name() compound-command`: a function definition; its body is flattened (conservatively judged).
         if (cmd.words.length === 1 && cmd.redirs.length === 0) {
           const m = /^\(\s*\)/.exec(s.slice(this.pos, this.pos + 64));
@@ -480,6 +502,9 @@ class _Parser {
 
   tryRedirect(): Redir | undefined {
     const s = this.src;
+    const c0 = s.charCodeAt(this.pos);
+    // A redirection starts with a digit, `<`, `>` or `&`.
+    if (!((c0 >= 48 && c0 <= 57) || c0 === 60 || c0 === 62 || c0 === 38)) return undefined;
     const m = REDIR.exec(s.slice(this.pos, this.pos + 16));
     if (!m) return undefined;
     const op = m[2]!;
@@ -519,11 +544,20 @@ class _Parser {
     const start = this.pos;
     const parts: Part[] = [];
     let lit = '';
-    const flush = () => {
-      if (lit !== '') parts.push({ k: 'lit', v: lit, q: 0 });
-      lit = '';
-    };
     while (this.pos < s.length) {
+      const code = s.charCodeAt(this.pos);
+      if ((code >= 128 || !_WORD_SPECIAL[code]) && (code !== 126 || this.pos !== start)) {
+        // A run of ordinary characters (a `~` is special only at the start of the word).
+        let j = this.pos + 1;
+        while (j < s.length) {
+          const d = s.charCodeAt(j);
+          if (d < 128 && _WORD_SPECIAL[d]) break;
+          j++;
+        }
+        lit += s.slice(this.pos, j);
+        this.pos = j;
+        continue;
+      }
       const c = s[this.pos]!;
       if (
         c === ' ' ||
@@ -538,7 +572,10 @@ class _Parser {
         break;
       if (c === '<' || c === '>') {
         if (s[this.pos + 1] !== '(') break;
-        flush();
+        if (lit !== '') {
+          parts.push({ k: 'lit', v: lit, q: 0 });
+          lit = '';
+        }
         this.pos += 2;
         const sub = this.readCmdSub(c === '<' ? 'in' : 'out', this.pos - 2);
         parts.push({ k: 'sub', sub, q: 0 });
@@ -557,7 +594,10 @@ class _Parser {
         break;
       }
       if (c === "'") {
-        flush();
+        if (lit !== '') {
+          parts.push({ k: 'lit', v: lit, q: 0 });
+          lit = '';
+        }
         const end = s.indexOf("'", this.pos + 1);
         if (end < 0) this.fail('unterminated single quote');
         parts.push({ k: 'lit', v: s.slice(this.pos + 1, end), q: 1 });
@@ -565,7 +605,10 @@ class _Parser {
         continue;
       }
       if (c === '"') {
-        flush();
+        if (lit !== '') {
+          parts.push({ k: 'lit', v: lit, q: 0 });
+          lit = '';
+        }
         this.pos++;
         parts.push(...this.readDoubleQuoted());
         continue;
@@ -581,26 +624,38 @@ class _Parser {
           this.pos++;
           continue;
         }
-        flush();
+        if (lit !== '') {
+          parts.push({ k: 'lit', v: lit, q: 0 });
+          lit = '';
+        }
         parts.push({ k: 'lit', v: next, q: 1 });
         this.pos += 2;
         continue;
       }
       if (c === '$') {
         if (s[this.pos + 1] === "'") {
-          flush();
+          if (lit !== '') {
+            parts.push({ k: 'lit', v: lit, q: 0 });
+            lit = '';
+          }
           parts.push({ k: 'lit', v: this.readAnsiC(), q: 1 });
           continue;
         }
         if (s[this.pos + 1] === '"') {
-          flush();
+          if (lit !== '') {
+            parts.push({ k: 'lit', v: lit, q: 0 });
+            lit = '';
+          }
           this.pos += 2;
           parts.push(...this.readDoubleQuoted());
           continue;
         }
         const part = this.readDollar(0);
         if (part) {
-          flush();
+          if (lit !== '') {
+            parts.push({ k: 'lit', v: lit, q: 0 });
+            lit = '';
+          }
           parts.push(part);
           continue;
         }
@@ -609,7 +664,10 @@ class _Parser {
         continue;
       }
       if (c === '`') {
-        flush();
+        if (lit !== '') {
+          parts.push({ k: 'lit', v: lit, q: 0 });
+          lit = '';
+        }
         parts.push({ k: 'sub', sub: this.readBacktick(false), q: 0 });
         continue;
       }
@@ -624,7 +682,13 @@ class _Parser {
       lit += c;
       this.pos++;
     }
-    flush();
+    if (lit !== '') {
+      if (parts.length === 0 && lit.length === this.pos - start) {
+        // One unquoted literal spanning the word: its text is the word as written (no characters were dropped).
+        return { parts: [{ k: 'lit', v: lit, q: 0 }], raw: lit };
+      }
+      parts.push({ k: 'lit', v: lit, q: 0 });
+    }
     if (this.pos === start) return undefined;
     return { parts, raw: s.slice(start, this.pos) };
   }
@@ -669,10 +733,6 @@ class _Parser {
     const s = this.src;
     const parts: Part[] = [];
     let lit = '';
-    const flush = () => {
-      if (lit !== '') parts.push({ k: 'lit', v: lit, q: 2 });
-      lit = '';
-    };
     while (this.pos < s.length) {
       const c = s[this.pos]!;
       if (c === '"' && !toEnd) break;
@@ -697,7 +757,10 @@ class _Parser {
       if (c === '$') {
         const part = this.readDollar(2);
         if (part) {
-          flush();
+          if (lit !== '') {
+            parts.push({ k: 'lit', v: lit, q: 2 });
+            lit = '';
+          }
           parts.push(part);
           continue;
         }
@@ -706,14 +769,20 @@ class _Parser {
         continue;
       }
       if (c === '`') {
-        flush();
+        if (lit !== '') {
+          parts.push({ k: 'lit', v: lit, q: 2 });
+          lit = '';
+        }
         parts.push({ k: 'sub', sub: this.readBacktick(!toEnd), q: 2 });
         continue;
       }
       lit += c;
       this.pos++;
     }
-    flush();
+    if (lit !== '') {
+      parts.push({ k: 'lit', v: lit, q: 2 });
+      lit = '';
+    }
     return parts;
   }
 
