@@ -94,9 +94,12 @@ export type AlertParams = {
 /** A record reduced to bind parameters; ids are filled in while it is inserted. */
 export type PreparedRecord = {
   event: EventParams;
-  verdicts: { params: VerdictParams; findings: FindingParams[] }[];
-  alerts: { params: AlertParams; verdictIndex: number | null }[];
+  verdicts: readonly { params: VerdictParams; findings: readonly FindingParams[] }[];
+  alerts: readonly { params: AlertParams; verdictIndex: number | null }[];
 };
+
+/** Shared by every record without verdicts, findings or alerts: a queued record is kept small (B1, GC). */
+const NONE: readonly never[] = Object.freeze([]);
 
 export type PrepareOptions = { capture: CaptureMode; maxPayloadBytes: number };
 
@@ -131,21 +134,27 @@ export function prepareRecord(record: AuditRecord, options: PrepareOptions): Pre
     }
   }
 
-  const inputs = record.verdicts ?? [];
-  const verdicts = inputs.map((v) => ({
-    params: verdictParams(v, e.ts),
-    findings: v.findings.map(findingParams),
-  }));
+  const inputs = record.verdicts ?? NONE;
+  const verdicts =
+    inputs.length === 0
+      ? NONE
+      : inputs.map((v) => ({
+          params: verdictParams(v, e.ts),
+          findings: v.findings.length === 0 ? NONE : v.findings.map(findingParams),
+        }));
 
-  const alerts: PreparedRecord['alerts'] = [];
+  let alerts: PreparedRecord['alerts'] = NONE;
   const mode = record.alert ?? 'auto';
   if (mode === 'auto') {
     for (let i = 0; i < inputs.length; i++) {
       const v = inputs[i]!;
-      if (ALERTING_ACTIONS.has(v.rawAction)) alerts.push({ params: autoAlert(v, e), verdictIndex: i });
+      if (ALERTING_ACTIONS.has(v.rawAction)) {
+        if (alerts === NONE) alerts = [];
+        (alerts as PreparedRecord['alerts'][number][]).push({ params: autoAlert(v, e), verdictIndex: i });
+      }
     }
   } else if (mode !== 'none') {
-    alerts.push({ params: explicitAlert(mode, e, inputs), verdictIndex: mode.verdictIndex ?? null });
+    alerts = [{ params: explicitAlert(mode, e, inputs), verdictIndex: mode.verdictIndex ?? null }];
   }
   return { event, verdicts, alerts };
 }

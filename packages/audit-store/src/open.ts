@@ -28,6 +28,11 @@ export type AuditStoreOptions = {
   batchMax?: number;
   /** How long after its first record a partial batch is written. @default 10 */
   flushIntervalMs?: number;
+  /**
+   * How long one event-loop turn may keep committing full batches of a deep queue before it yields
+   * (`setImmediate`); 0 commits one batch per turn. @default 8
+   */
+  flushSliceMs?: number;
   /** How long `enqueue` waits on a full queue before rejecting with QUEUE_FULL. @default 2000 */
   enqueueTimeoutMs?: number;
   /** `metadata` stores payload sizes and SHA-256 only. @default 'redacted' */
@@ -124,6 +129,7 @@ function resolveOptions(options: AuditStoreOptions): Resolved {
     queueSize: options.queueSize ?? 10_000,
     batchMax: options.batchMax ?? 256,
     flushIntervalMs: options.flushIntervalMs ?? 10,
+    flushSliceMs: options.flushSliceMs ?? 8,
     enqueueTimeoutMs: options.enqueueTimeoutMs ?? 2000,
     capture: options.capture ?? 'redacted',
     maxPayloadBytes: options.maxPayloadBytes ?? 16_384,
@@ -146,6 +152,7 @@ function resolveOptions(options: AuditStoreOptions): Resolved {
   positiveInt('queueSize', o.queueSize);
   positiveInt('batchMax', o.batchMax);
   nonNegativeInt('flushIntervalMs', o.flushIntervalMs);
+  nonNegativeInt('flushSliceMs', o.flushSliceMs);
   nonNegativeInt('enqueueTimeoutMs', o.enqueueTimeoutMs);
   nonNegativeInt('maxPayloadBytes', o.maxPayloadBytes);
   nonNegativeInt('busyTimeoutMs', o.busyTimeoutMs);
@@ -180,6 +187,8 @@ function prepareFile(path: string): void {
 }
 
 const SYNCHRONOUS_VALUES = { normal: 1, full: 2 } as const;
+/** WAL pages (4 KiB each) after which a commit runs an automatic PASSIVE checkpoint. */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 
 /** Sets the §7.1 pragmas and reads every one back; a mismatch is PRAGMA_MISMATCH. */
 function applyPragmas(db: Database.Database, path: string, o: Resolved): void {
@@ -194,6 +203,11 @@ function applyPragmas(db: Database.Database, path: string, o: Resolved): void {
   db.pragma('temp_store = MEMORY');
   db.pragma('cache_size = -16000');
   db.pragma('journal_size_limit = 67108864');
+  // Checkpoint every ~40 MB of WAL instead of SQLite's 4 MB default: pages rewritten by successive batches
+  // (the right edges of the eight b-trees) are copied back once per checkpoint, and the checkpoint's fsync is
+  // paid ten times less often (B1 CPU profile: commit time −30 % or more). Stays under journal_size_limit;
+  // the 5-minute PASSIVE timer and close() still checkpoint.
+  db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
   const expected: [string, unknown][] = [
     ['auto_vacuum', 2],
     ['journal_mode', memory ? 'memory' : 'wal'],
@@ -203,6 +217,7 @@ function applyPragmas(db: Database.Database, path: string, o: Resolved): void {
     ['temp_store', 2],
     ['cache_size', -16000],
     ['journal_size_limit', 67108864],
+    ['wal_autocheckpoint', WAL_AUTOCHECKPOINT_PAGES],
   ];
   for (const [name, want] of expected) {
     const got = read(name);
@@ -231,6 +246,7 @@ function assemble(
     queueSize: o.queueSize,
     batchMax: o.batchMax,
     flushIntervalMs: o.flushIntervalMs,
+    flushSliceMs: o.flushSliceMs,
     enqueueTimeoutMs: o.enqueueTimeoutMs,
     retryIntervalMs: o.retryIntervalMs,
     busyRetryDelaysMs: [50, 100, 200],

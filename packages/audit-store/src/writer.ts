@@ -17,6 +17,8 @@ export type WriterOptions = {
   queueSize: number;
   batchMax: number;
   flushIntervalMs: number;
+  /** How long one event-loop turn may keep committing batches of a deep queue before yielding (0 = one batch). */
+  flushSliceMs: number;
   enqueueTimeoutMs: number;
   /** Pause between attempts while the database is full, read-only or failing I/O. */
   retryIntervalMs: number;
@@ -238,6 +240,7 @@ export function createWriter(options: WriterOptions): AuditWriter {
 
   async function loop(): Promise<void> {
     let busyAttempt = 0;
+    let sliceStart = performance.now();
     while (queue.length > 0 && state !== 'closed') {
       if (state === 'closing' && performance.now() >= drainDeadline) return;
       const n = Math.min(o.batchMax, queue.length);
@@ -254,15 +257,20 @@ export function createWriter(options: WriterOptions): AuditWriter {
             state === 'closing' ? Math.min(delay, Math.max(0, drainDeadline - performance.now())) : delay,
           );
           busySleeping = false;
+          sliceStart = performance.now();
           continue;
         }
         enterFailing(outcome.transient);
         return;
       }
       busyAttempt = 0;
-      if (queue.length === 0) forced = false;
-      // Let the event loop breathe between batches of a deep queue.
-      else await new Promise<void>((resolve) => setImmediate(resolve));
+      if (queue.length === 0) {
+        forced = false;
+      } else if (performance.now() - sliceStart >= o.flushSliceMs) {
+        // A deep queue drains batch after batch within one time slice, then lets the event loop breathe.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
     }
     if (queue.length === 0) forced = false;
   }
@@ -333,28 +341,30 @@ export function createWriter(options: WriterOptions): AuditWriter {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<CommitReceipt>((resolve, rejectPromise) => {
-      const item: Item = { rec, resolve, reject: rejectPromise, at: performance.now() };
-      if (waiters.length === 0 && queue.length < o.queueSize) {
-        push(item);
-        return;
-      }
-      if (enqueueTimeoutMs <= 0) {
+    // A shared executor (no closure per record): a deep queue holds fewer objects for the GC to copy.
+    const promise = new Promise<CommitReceipt>(capture);
+    const item: Item = { rec, resolve: captured.resolve!, reject: captured.reject!, at: performance.now() };
+    captured.resolve = captured.reject = undefined;
+    if (waiters.length === 0 && queue.length < o.queueSize) {
+      push(item);
+      return promise;
+    }
+    if (enqueueTimeoutMs <= 0) {
+      drop('queue_full', 1);
+      item.reject(queueFull());
+      return promise;
+    }
+    const waiter: Waiter = {
+      item,
+      timer: setTimeout(() => {
+        const i = waiters.indexOf(waiter);
+        if (i >= 0) waiters.splice(i, 1);
         drop('queue_full', 1);
-        rejectPromise(queueFull());
-        return;
-      }
-      const waiter: Waiter = {
-        item,
-        timer: setTimeout(() => {
-          const i = waiters.indexOf(waiter);
-          if (i >= 0) waiters.splice(i, 1);
-          drop('queue_full', 1);
-          rejectPromise(queueFull());
-        }, enqueueTimeoutMs),
-      };
-      waiters.push(waiter);
-    });
+        item.reject(queueFull());
+      }, enqueueTimeoutMs),
+    };
+    waiters.push(waiter);
+    return promise;
   }
 
   function writeNow(record: AuditRecord): CommitReceipt {
@@ -509,6 +519,14 @@ type Waiter = { item: Item; timer: NodeJS.Timeout };
 type Outcome = { results: (CommitReceipt | Error)[]; transient: unknown };
 
 const noop = (): void => {};
+
+/** Where `capture` leaves the settle functions of the promise being created (synchronously). */
+const captured: { resolve?: (receipt: CommitReceipt) => void; reject?: (error: Error) => void } = {};
+
+function capture(resolve: (receipt: CommitReceipt) => void, reject: (error: Error) => void): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
+}
 
 function queueFull(): AuditStoreError {
   return new AuditStoreError('QUEUE_FULL', 'audit: write queue full; record dropped');
