@@ -17,6 +17,7 @@ export const MAX_SUMMARY_CHARS = 512;
 /** The longest stored finding snippet, in UTF-16 code units. */
 export const MAX_SNIPPET_CHARS = 120;
 
+/** Positional bind values of one `events` insert. */
 export type EventParams = {
   ts: number;
   kind: string;
@@ -36,6 +37,7 @@ export type EventParams = {
   payloadSha256: string | null;
 };
 
+/** Positional bind values of one `verdicts` insert. */
 export type VerdictParams = {
   eventId: number;
   ts: number;
@@ -56,6 +58,7 @@ export type VerdictParams = {
   errorCode: string | null;
 };
 
+/** Positional bind values of one `findings` insert. */
 export type FindingParams = {
   verdictId: number;
   ruleId: string;
@@ -73,6 +76,7 @@ export type FindingParams = {
   tags: string;
 };
 
+/** Positional bind values of one `alerts` insert. */
 export type AlertParams = {
   ts: number;
   eventId: number;
@@ -101,6 +105,7 @@ export type PreparedRecord = {
 /** Shared by every record without verdicts, findings or alerts: a queued record is kept small (B1, GC). */
 const NONE: readonly never[] = Object.freeze([]);
 
+/** Settings that shape how a record is prepared for insert (capture mode, payload cap). */
 export type PrepareOptions = { capture: CaptureMode; maxPayloadBytes: number };
 
 /** Builds the bind parameters of a record; throws only on a record that breaks the types. */

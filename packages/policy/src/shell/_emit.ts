@@ -17,6 +17,7 @@ export const MAX_COMMANDS = 256;
 /** Maximum argv items per simple command. */
 export const MAX_ARGV = 256;
 
+/** What a command inherits from its wrappers: nesting depth, sudo and ssh. */
 export type Ctx = { depth: number; sudo: boolean; remote: boolean };
 
 /** A redirect after expansion. */

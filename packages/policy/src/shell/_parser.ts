@@ -21,6 +21,7 @@ export class ParseAbort extends Error {}
 /** Nesting (groups, substitutions, quotes in substitutions) beyond this aborts: it bounds the recursion. */
 const MAX_NESTING = 64;
 
+/** Mutable state of one parse: the current nesting depth and the issues found. */
 export type ParseState = { nesting: number; issues: string[] };
 
 const RESERVED =
