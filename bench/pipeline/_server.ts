@@ -3,6 +3,7 @@
 // (shared/fixtures, ~4.7–6 KB each: the session row is flattened into the payload) with fresh ids, serialised
 // before the burst and numbered to continue the connection's own seq, as bench/gateway-client does.
 import { existsSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parentPort } from 'node:worker_threads';
 import { createFakeOpenClawGateway } from '@defenseclaw/gateway-client/testing';
@@ -10,7 +11,10 @@ import { createFakeOpenClawGateway } from '@defenseclaw/gateway-client/testing';
 /** `real`: the recorded frames as they are; `compact`: benign ones with the session row stripped (~0.5 KB). */
 export type FrameSet = 'real' | 'compact';
 
-type Command = { op: 'burst'; pairs: number; tag: string; set: FrameSet } | { op: 'close' };
+type Command =
+  | { op: 'burst'; pairs: number; tag: string; set: FrameSet }
+  | { op: 'paced'; rate: number; durationMs: number; tickMs: number; tag: string; set: FrameSet }
+  | { op: 'close' };
 
 if (!parentPort) throw new Error('bench server must run in a worker thread');
 const port = parentPort;
@@ -135,20 +139,14 @@ function lastSeq(sent: readonly (string | Buffer)[]): number {
   return 0;
 }
 
-port.on('message', (command: Command) => {
-  if (command.op === 'close') {
-    void fake.close().then(() => port.postMessage({ op: 'closed' }));
-    return;
-  }
-  const connection = fake.openConnections[0];
-  if (!connection) throw new Error('bench: the client is not connected');
-  let seq = lastSeq(connection.sent);
+/** Builds `pairs` start/result pairs with fresh ids, numbered on from `seq`. */
+function buildFrames(set: FrameSet, pairs: number, tag: string, seq: number): string[] {
   const frames: string[] = [];
-  const set = templates[command.set];
-  for (let i = 0; i < command.pairs; i++) {
-    const t = set[i % set.length]!;
-    const call = `call_${command.tag}_${i}`;
-    const run = `run-${command.tag}-${i >> 4}`;
+  const pool = templates[set];
+  for (let i = 0; i < pairs; i++) {
+    const t = pool[i % pool.length]!;
+    const call = `call_${tag}_${i}`;
+    const run = `run-${tag}-${i >> 4}`;
     for (const text of [t.start, t.result]) {
       frames.push(
         text
@@ -158,8 +156,54 @@ port.on('message', (command: Command) => {
       );
     }
   }
-  fake.sendRaw(frames);
-  port.postMessage({ op: 'sent', count: frames.length });
+  return frames;
+}
+
+/**
+ * Sends prebuilt frames at a fixed offered rate: every `tickMs` (a timer, so ~1–2 ms in practice) whatever is due
+ * by the clock goes out as one small corked chunk, so the rate stays exact on average and smooth within a tick.
+ */
+function sendPaced(frames: readonly string[], rate: number, tickMs: number): Promise<number> {
+  return new Promise((resolve) => {
+    const start = performance.now();
+    let sent = 0;
+    const tick = () => {
+      const elapsed = performance.now() - start;
+      const due = Math.min(frames.length, Math.floor((elapsed * rate) / 1000) + 1);
+      if (due > sent) {
+        fake.sendRaw(frames.slice(sent, due));
+        sent = due;
+      }
+      if (sent < frames.length) setTimeout(tick, tickMs);
+      else resolve(performance.now() - start);
+    };
+    tick();
+  });
+}
+
+port.on('message', (command: Command) => {
+  if (command.op === 'close') {
+    void fake.close().then(() => port.postMessage({ op: 'closed' }));
+    return;
+  }
+  const connection = fake.openConnections[0];
+  if (!connection) throw new Error('bench: the client is not connected');
+  const seq = lastSeq(connection.sent);
+  if (command.op === 'burst') {
+    const frames = buildFrames(command.set, command.pairs, command.tag, seq);
+    fake.sendRaw(frames);
+    port.postMessage({ op: 'sent', count: frames.length });
+    return;
+  }
+  const pairs = Math.max(1, Math.round((command.rate * command.durationMs) / 2000));
+  const frames = buildFrames(command.set, pairs, command.tag, seq);
+  void sendPaced(frames, command.rate, command.tickMs).then((ms) => {
+    // The fake keeps every frame it sent; keep only the last (its seq numbers the next phase) so that
+    // minutes of paced traffic do not pile up in this thread's heap.
+    const sent = connection.sent as unknown as unknown[];
+    sent.splice(0, sent.length - 1);
+    port.postMessage({ op: 'paced', count: frames.length, ms });
+  });
 });
 
 port.postMessage({

@@ -5,8 +5,15 @@
 // secret read and an injection) and compact benign ones (session row stripped). Prints medians over rounds, plus
 // where the time goes inside the pipeline.
 //
+// Under a saturating burst, verdict → commit is mostly queueing delay, so a second, paced phase offers a fixed
+// rate instead (BENCH_PACED_RATES, default 2000,5000,10000 events/s; small corked chunks every ~1–2 ms for
+// BENCH_PACED_MS each) to pipelines on fresh stores with `audit.flush_interval_ms` at the default 10 ms and at
+// 2 ms, and reports the achieved rate, verdict → commit p50/p99 and event received → commit p99 side by side.
+//
 //   node scripts/pnpm.mjs --filter @defenseclaw/bench run bench:pipeline
 //   BENCH_ROUNDS=7 BENCH_PAIRS=20000 node --import tsx bench/pipeline/index.ts
+//   BENCH_PACED_ROUNDS=5 BENCH_PACED_MS=3000 BENCH_PACED_RATES=5000,20000 node --import tsx bench/pipeline/index.ts
+//   (BENCH_PACED_ROUNDS=0 skips the paced phase; BENCH_PACED_TICK_MS sets the sender's timer, default 1)
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +38,15 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 10_000);
 const EVENTS = PAIRS * 2;
 const SETS: readonly FrameSet[] = ['real', 'compact'];
+const PACED_ROUNDS = Number(process.env.BENCH_PACED_ROUNDS ?? 3);
+const PACED_MS = Number(process.env.BENCH_PACED_MS ?? 2000);
+const PACED_TICK_MS = Number(process.env.BENCH_PACED_TICK_MS ?? 1);
+const PACED_RATES = (process.env.BENCH_PACED_RATES ?? '2000,5000,10000')
+  .split(',')
+  .map(Number)
+  .filter((rate) => rate > 0);
+/** `audit.flush_interval_ms`: the default, then the candidate. */
+const FLUSH_MS = [10, 2] as const;
 
 type Ready = { op: 'ready'; url: string; token: string; frameBytes: Record<FrameSet, number> };
 
@@ -43,6 +59,13 @@ const ready = await new Promise<Ready>((resolve, reject) => {
 });
 let burstNo = 0;
 const burst = (set: FrameSet) => worker.postMessage({ op: 'burst', pairs: PAIRS, tag: `b${burstNo++}`, set });
+let pacedNo = 0;
+let pacedSent: ((count: number) => void) | undefined;
+worker.on('message', (message: { op: string; count?: number }) => {
+  if (message.op === 'paced') pacedSent?.(message.count!);
+});
+const paced = (set: FrameSet, rate: number, durationMs: number) =>
+  worker.postMessage({ op: 'paced', rate, durationMs, tickMs: PACED_TICK_MS, tag: `p${pacedNo++}`, set });
 
 // --- the pipeline under test, with its two dependencies timed in place -------------------------
 const dir = mkdtempSync(join(tmpdir(), 'dc-bench-pipeline-'));
@@ -102,6 +125,76 @@ const pipeline = createInspectionPipeline({
   },
 });
 
+// --- the paced phase: one pipeline per flush interval, each on a fresh store ---------------------
+// Received → commit needs the arrival time of each record's event: the store wrapper tags each receipt with the
+// arrival time of the event being pushed when the record was handed to it (push is synchronous).
+let receivedNow = 0;
+const receivedAt = new WeakMap<object, number>();
+type PacedTarget = {
+  flushMs: number;
+  store: AuditStore;
+  pipeline: ReturnType<typeof createInspectionPipeline>;
+};
+const pacedState = {
+  verdictToCommit: [] as number[],
+  receivedToCommit: [] as number[],
+  committed: 0,
+  failuresBase: 0,
+  target: Number.POSITIVE_INFINITY,
+  lastCommitAt: 0,
+  done: undefined as (() => void) | undefined,
+};
+const pacedCheck = (target: PacedTarget) => {
+  const failures = target.pipeline.stats.commitFailures - pacedState.failuresBase;
+  if (pacedState.committed + failures >= pacedState.target) pacedState.done?.();
+};
+function pacedTarget(flushMs: number): PacedTarget {
+  const path = join(dir, `paced-${flushMs}ms.db`);
+  const real = openAuditStore({ path, synchronous: 'normal', flushIntervalMs: flushMs });
+  const tagged: AuditStore = Object.create(real);
+  tagged.enqueue = (record) => {
+    const at = receivedNow;
+    return real.enqueue(record).then((receipt) => {
+      receivedAt.set(receipt, at);
+      return receipt;
+    });
+  };
+  tagged.writeNow = (record) => {
+    const receipt = real.writeNow(record);
+    receivedAt.set(receipt, receivedNow);
+    return receipt;
+  };
+  const target: PacedTarget = {
+    flushMs,
+    store: real,
+    pipeline: createInspectionPipeline({
+      engine: realEngine,
+      store: tagged,
+      mask: maskSecrets,
+      settings: {
+        mode: 'action',
+        capture: 'redacted',
+        maxPayloadBytes: 16_384,
+        approvalDenySeverity: 'high',
+        autoApproveSafe: false,
+        budgetMs: 200,
+        inlineCommitDepth: Number(process.env.BENCH_INLINE_DEPTH ?? 256),
+      },
+      onCommit: ({ receipt, verdictAt, committedAt }) => {
+        pacedState.verdictToCommit.push(committedAt - verdictAt);
+        const at = receivedAt.get(receipt);
+        if (at !== undefined) pacedState.receivedToCommit.push(committedAt - at);
+        pacedState.committed += 1;
+        pacedState.lastCommitAt = committedAt;
+        pacedCheck(target);
+      },
+    }),
+  };
+  return target;
+}
+const pacedTargets = FLUSH_MS.map(pacedTarget);
+let activePaced: PacedTarget = pacedTargets[0]!;
+
 // --- the floor: client + normaliser only ------------------------------------------------------
 const floorNormalizer = createNormalizer();
 let floorRecords = 0;
@@ -115,11 +208,16 @@ client.on('connected', ({ hello }) => {
   connId = hello.server?.connId;
 });
 
-let mode: 'floor' | 'full' = 'floor';
+let mode: 'floor' | 'full' | 'paced' = 'floor';
 let firstAt = 0;
 client.on('event', (event) => {
   if (event.name !== 'session.tool') return;
   if (firstAt === 0) firstAt = performance.now();
+  if (mode === 'paced') {
+    receivedNow = performance.now();
+    activePaced.pipeline.push(event, connId);
+    return;
+  }
   if (mode === 'full') {
     const t = performance.now();
     pipeline.push(event, connId);
@@ -181,6 +279,42 @@ async function round(which: 'floor' | 'full', set: FrameSet): Promise<Round> {
   };
 }
 
+type PacedRound = { eps: number; p50: number; p99: number; received99: number };
+
+async function pacedRound(
+  target: PacedTarget,
+  set: FrameSet,
+  rate: number,
+  durationMs = PACED_MS,
+): Promise<PacedRound> {
+  mode = 'paced';
+  activePaced = target;
+  firstAt = 0;
+  pacedState.verdictToCommit = [];
+  pacedState.receivedToCommit = [];
+  pacedState.committed = 0;
+  pacedState.failuresBase = target.pipeline.stats.commitFailures;
+  pacedState.target = Number.POSITIVE_INFINITY;
+  const done = new Promise<void>((resolve) => {
+    pacedState.done = resolve;
+  });
+  pacedSent = (count) => {
+    pacedState.target = count;
+    pacedCheck(target);
+  };
+  paced(set, rate, durationMs);
+  await done;
+  pacedSent = undefined;
+  const failures = target.pipeline.stats.commitFailures - pacedState.failuresBase;
+  if (failures > 0) process.stderr.write(`bench: ${failures} records not committed (paced ${rate}/s)\n`);
+  return {
+    eps: pacedState.committed / ((pacedState.lastCommitAt - firstAt) / 1000),
+    p50: percentile(pacedState.verdictToCommit, 50),
+    p99: percentile(pacedState.verdictToCommit, 99),
+    received99: percentile(pacedState.receivedToCommit, 99),
+  };
+}
+
 process.stderr.write(
   `bench: ${ROUNDS} rounds × ${PAIRS} start/result pairs (${EVENTS} events) per frame set ` +
     `(real ≈ ${ready.frameBytes.real} B, compact ≈ ${ready.frameBytes.compact} B per frame)\n`,
@@ -224,6 +358,7 @@ for (const set of SETS) {
   rows.push(['  of which inline commits', set, pick('writeNow').toFixed(1), '', '', '']);
 }
 printTable('sidecar inspection pipeline (median of rounds)', rows);
+
 const s = realStore.stats;
 process.stdout.write(
   `verdicts by action: ${JSON.stringify(pipeline.stats.verdictsByAction)}; committed ${s.committedRecords}; ` +
@@ -231,8 +366,78 @@ process.stdout.write(
     `db ${(statSync(dbPath).size / 1048576).toFixed(1)} MiB; seq gaps ${client.stats.seqGaps}\n`,
 );
 
+if (PACED_ROUNDS > 0 && PACED_RATES.length > 0) {
+  process.stderr.write(
+    `bench: paced: ${PACED_ROUNDS} rounds × ${PACED_RATES.join('/')} events/s × ${PACED_MS} ms per frame set ` +
+      `and flush interval (${FLUSH_MS.join(' ms, ')} ms)\n`,
+  );
+  const key = (rate: number, set: FrameSet, flushMs: number) => `${rate}/${set}/${flushMs}`;
+  const pacedResults = new Map<string, PacedRound[]>();
+  const top = Math.max(...PACED_RATES);
+  for (const target of pacedTargets)
+    for (const set of SETS) await pacedRound(target, set, top, Math.min(500, PACED_MS)); // warm-up: fresh stores
+  for (let r = 1; r <= PACED_ROUNDS; r++) {
+    for (const rate of PACED_RATES)
+      for (const set of SETS)
+        for (const target of pacedTargets) {
+          const k = key(rate, set, target.flushMs);
+          if (!pacedResults.has(k)) pacedResults.set(k, []);
+          pacedResults.get(k)!.push(await pacedRound(target, set, rate));
+        }
+    process.stderr.write(`bench: paced round ${r}/${PACED_ROUNDS} done\n`);
+  }
+  const [base, candidate] = FLUSH_MS;
+  const pacedRows: string[][] = [
+    [
+      'offered/s',
+      'frames',
+      'metric',
+      `flush ${base} ms`,
+      `flush ${candidate} ms`,
+      `${candidate}/${base} ms`,
+      'target',
+    ],
+  ];
+  const metrics: [label: string, pick: keyof PacedRound, digits: number, target: string][] = [
+    ['achieved events/s', 'eps', 0, ''],
+    ['verdict → commit p50 (ms)', 'p50', 3, ''],
+    ['verdict → commit p99 (ms)', 'p99', 3, '≤ 5'],
+    ['received → commit p99 (ms)', 'received99', 3, ''],
+  ];
+  for (const rate of PACED_RATES)
+    for (const set of SETS)
+      for (const [label, pick, digits, goal] of metrics) {
+        const at = (flushMs: number) =>
+          median(pacedResults.get(key(rate, set, flushMs))!.map((round) => round[pick]));
+        const a = at(base);
+        const b = at(candidate);
+        // An offered rate the pipeline did not keep up with: its latencies are queueing delay again.
+        const mark = (value: number) => (pick === 'eps' && value < 0.95 * rate ? ' *' : '');
+        pacedRows.push([
+          String(rate),
+          set,
+          label,
+          a.toFixed(digits) + mark(a),
+          b.toFixed(digits) + mark(b),
+          (b / a).toFixed(2),
+          goal,
+        ]);
+      }
+  printTable('paced offered load: flush interval side by side (median of rounds)', pacedRows);
+  process.stdout.write('* below 95 % of the offered rate: saturated, so its latencies are queueing delay\n');
+  for (const target of pacedTargets) {
+    const ps = target.store.stats;
+    process.stdout.write(
+      `paced store (flush ${target.flushMs} ms): committed ${ps.committedRecords}; ` +
+        `dropped ${JSON.stringify(ps.dropped)}; queue high water ${ps.highWater}; ` +
+        `inline commits ${target.pipeline.stats.inlineCommits}\n`,
+    );
+  }
+}
+
 await client.close();
 await realStore.close({ drainTimeoutMs: 5000 });
+for (const target of pacedTargets) await target.store.close({ drainTimeoutMs: 5000 });
 rmSync(dir, { recursive: true, force: true });
 worker.postMessage({ op: 'close' });
 await new Promise<void>((resolve) =>
