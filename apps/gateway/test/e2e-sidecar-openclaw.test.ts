@@ -34,6 +34,7 @@ import {
   startOpenClawGateway,
 } from '../../../e2e/openclaw-harness.ts';
 import { type SidecarHealth, type SidecarProcess, startSidecar } from '../../../e2e/sidecar-process.ts';
+import { within } from '../../../e2e/wait.ts';
 import { INJECTION_PHRASE, PLANTED_SECRETS, plantWorkspace } from '../../../e2e/workspace-files.ts';
 
 const skip =
@@ -539,21 +540,6 @@ function waitIn<T>(items: T[], waiters: Waiter<T>[], match: (item: T) => boolean
   const found = items.find(match);
   if (found !== undefined) return Promise.resolve(found);
   return new Promise((resolve) => waiters.push({ match, resolve }));
-}
-
-async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function asRecord(value: unknown): Record<string, unknown> {

@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createFakeOpenClawGateway, type FakeOpenClawGateway } from '@defenseclaw/gateway-client/testing';
-import { type Config, defaultConfig, ensureDataDir } from '../src/config/index.ts';
-import { createAppLogger } from '../src/logger.ts';
+import { type Config, ensureDataDir } from '../src/config/index.ts';
 import { createSidecar, type Sidecar } from '../src/sidecar/sidecar.ts';
-import { freePort, waitUntil } from './_helpers.ts';
+import { waitUntil } from './_helpers.ts';
+import { captureLogs as capture, sidecarConfig } from './_sidecar-harness.ts';
 
 const TOKEN = 'sidecar-fresh-token-0123456789';
 const STALE = 'sidecar-stale-token-9876543210';
@@ -30,30 +29,7 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function capture() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _encoding, callback) {
-      text += String(chunk);
-      callback();
-    },
-  });
-  return { logger: createAppLogger({ stream, fancy: false, level: 'debug' }), text: () => text };
-}
-
-async function configFor(dir: string, patch: (config: Config) => void): Promise<Config> {
-  const config = defaultConfig();
-  config.gateway.port = fake.port;
-  config.gateway.api_port = await freePort();
-  config.gateway.device_key_file = join(dir, 'device.key');
-  config.gateway.reconnect_ms = 50;
-  config.gateway.max_reconnect_ms = 200;
-  config.claw.config_file = join(dir, 'missing-openclaw.json');
-  config.audit.path = join(dir, 'audit.db');
-  config.policy.pack_dirs = [join(dir, 'policies')];
-  patch(config);
-  return config;
-}
+const configFor = (dir: string, patch: (config: Config) => void) => sidecarConfig(dir, fake, patch);
 
 function newDataDir(): string {
   const dir = join(root, `d${n++}`);

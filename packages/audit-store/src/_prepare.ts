@@ -17,8 +17,8 @@ export const MAX_SUMMARY_CHARS = 512;
 /** The longest stored finding snippet, in UTF-16 code units. */
 export const MAX_SNIPPET_CHARS = 120;
 
-/** Positional bind values of one `events` insert. */
-export type EventParams = {
+/** The columns of an `events` row, as inserted and as read back (the payload aside). */
+export type EventColumns = {
   ts: number;
   kind: string;
   source: string;
@@ -32,10 +32,12 @@ export type EventParams = {
   connId: string | null;
   seq: number | null;
   summary: string | null;
-  payload: string | null;
   payloadBytes: number | null;
   payloadSha256: string | null;
 };
+
+/** Positional bind values of one `events` insert. */
+export type EventParams = EventColumns & { payload: string | null };
 
 /** Positional bind values of one `verdicts` insert. */
 export type VerdictParams = {

@@ -2,30 +2,12 @@
 // and counters. Every statement is prepared once per filter shape and served by an index (§7.3).
 import type Database from 'better-sqlite3';
 import { decodeCursor, encodeCursor } from './_cursor.ts';
+import type { EventColumns } from './_prepare.ts';
 import { AuditStoreError } from './errors.ts';
 import { SEVERITIES, SEVERITY_RANK, type Severity } from './types.ts';
 
 /** A stored event; `payload` is present only when asked for and stored. */
-export type EventRow = {
-  id: number;
-  ts: number;
-  kind: string;
-  source: string;
-  dedupeKey: string | null;
-  sessionKey: string | null;
-  runId: string | null;
-  agentId: string | null;
-  tool: string | null;
-  callId: string | null;
-  requestId: string | null;
-  connId: string | null;
-  seq: number | null;
-  summary: string | null;
-  payloadBytes: number | null;
-  payloadSha256: string | null;
-  payload?: unknown;
-  verdicts?: VerdictRow[];
-};
+export type EventRow = { id: number } & EventColumns & { payload?: unknown; verdicts?: VerdictRow[] };
 
 /** A stored verdict; `findings` is present when asked for. */
 export type VerdictRow = {

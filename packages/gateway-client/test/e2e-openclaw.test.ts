@@ -18,16 +18,16 @@ import {
   type ScratchDir,
   startOpenClawGateway,
 } from '../../../e2e/openclaw-harness.ts';
+import { within } from '../../../e2e/wait.ts';
 import {
   type ClientEventMap,
   createGatewayClient,
   deviceIdentityFromSeed,
   type GatewayClient,
-  type GatewayClientError,
   type GatewayClientOptions,
-  isGatewayClientError,
   isRoleError,
 } from '../src/index.ts';
+import { failure, nextEvent } from './_support.ts';
 
 const skip =
   process.env.DEFENSECLAW_E2E_OPENCLAW === '1'
@@ -642,45 +642,6 @@ function stageBConfig(o: {
   logging: { file: ${s(join(o.scratch.tmp, 'openclaw.log'))} },
 }
 `;
-}
-
-function nextEvent<K extends keyof ClientEventMap>(
-  client: GatewayClient,
-  name: K,
-  match: (payload: ClientEventMap[K]) => boolean = () => true,
-): Promise<ClientEventMap[K]> {
-  return new Promise((resolve) => {
-    const off = client.on(name, (payload) => {
-      if (!match(payload)) return;
-      off();
-      resolve(payload);
-    });
-  });
-}
-
-async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function failure(promise: Promise<unknown>): Promise<GatewayClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isGatewayClientError(error), `expected a GatewayClientError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the call to fail');
 }
 
 // Polls `check` every 100 ms until it holds; returns how long that took.

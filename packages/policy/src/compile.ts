@@ -58,7 +58,7 @@ export type CompilePolicyResult =
  * examples; returns every error found (≤ 100) and no policy when anything is wrong.
  * @example
  * const r = compilePolicy({ packs: loadBundledPacks(), config: { profile: 'strict' } });
- * if (!r.success) for (const e of r.errors) console.error(e.message);
+ * if (!r.success) for (const e of r.errors) logger.error(e.message);
  */
 export function compilePolicy(input: CompilePolicyInput): CompilePolicyResult {
   const sink = new IssueSink();
