@@ -1,0 +1,2 @@
+// Public surface of @defenseclaw/rest-api.
+export {};
