@@ -18,6 +18,10 @@ import { createHealthRegistry, type HealthRegistry, SUBSYSTEMS } from './health.
 import { createHealthApp, type HttpListener, listenHttp } from './http.ts';
 import { createInspectionPipeline, type InspectionPipeline, inspectionSettings } from './inspection.ts';
 import { loadSidecarPolicy } from './policy-setup.ts';
+import { createReloader, type ReloadOutcome, type ReloadTrigger } from './reload.ts';
+
+/** How often expired audit events are deleted (`audit.retention_days`); the first run is a minute after start. */
+export const RETENTION_INTERVAL_MS = 60 * 60_000;
 
 /** How long `close()` may take before it gives up waiting (spec: the process exits within 2 s of a signal). */
 export const CLOSE_BUDGET_MS = 1800;
@@ -35,6 +39,10 @@ export type SidecarOptions = {
   clientVersion: string;
   /** Environment for token resolution and the generated secrets. @default process.env */
   env?: NodeJS.ProcessEnv;
+  /** The absolute path of `config.yaml`, re-read by hot reload. @default `<dataDir>/config.yaml` */
+  configPath?: string;
+  /** The variables `.env` supplied at start; a reload may rotate them. @default [] */
+  envFileVars?: readonly string[];
 };
 
 /** The running composition of audit store, policy engine, health registry, HTTP listener and gateway client. */
@@ -56,6 +64,10 @@ export type Sidecar = {
   start(): Promise<void>;
   /** Stops everything within `CLOSE_BUDGET_MS`, draining the audit queue last; safe to call twice. */
   close(): Promise<void>;
+  /** Hot-reloads `.env`, `config.yaml` and the rule packs (SIGHUP, `POST /policy/reload`); all-or-nothing. */
+  reload(trigger: ReloadTrigger): Promise<ReloadOutcome>;
+  /** The running configuration (restart-only keys as started). */
+  readonly config: Config;
 };
 
 // Subsystems of later releases: what the operator reads in `details.reason` until they arrive.
@@ -78,7 +90,9 @@ const NOT_BUILT = {
  * process.once('SIGTERM', () => void sidecar.close());
  * ```
  */
-export function createSidecar(config: Config, options: SidecarOptions): Sidecar {
+export function createSidecar(initialConfig: Config, options: SidecarOptions): Sidecar {
+  // Replaced by hot reload; closures read the latest value (restart-only keys never change in it).
+  let config = initialConfig;
   const env = options.env ?? process.env;
   const log = options.logger.child('sidecar');
   const gatewayLog = options.logger.child('gateway');
@@ -87,6 +101,33 @@ export function createSidecar(config: Config, options: SidecarOptions): Sidecar 
   const auditLog = options.logger.child('audit');
   const health = createHealthRegistry();
   const envFile = join(options.dataDir, '.env');
+  let retentionTimer: NodeJS.Timeout | undefined;
+  let lastPolicyError: string | undefined;
+  const reloader = createReloader({
+    dataDir: options.dataDir,
+    configPath: options.configPath ?? join(options.dataDir, 'config.yaml'),
+    envFile,
+    env,
+    envFileVars: options.envFileVars ?? [],
+    current: () => config,
+    logger: policyLog,
+    apply: (next, loaded) => {
+      for (const warning of loaded.warnings) policyLog.warn(warning.message);
+      config = next;
+      if (engine !== undefined) {
+        engine.swap(loaded.policy);
+        if (store !== undefined) engine.setLists({ entries: store.lists.entries(Date.now()) });
+        lastPolicyError = undefined;
+        reportPolicy(engine, loaded.packDirs);
+      }
+      pipeline?.setSettings(inspectionSettings(next));
+      store?.configure({
+        capture: next.audit.capture,
+        maxPayloadBytes: next.audit.max_payload_bytes,
+        enqueueTimeoutMs: next.audit.enqueue_timeout_ms,
+      });
+    },
+  });
   let listener: HttpListener | undefined;
   let client: GatewayClient | undefined;
   let binding: GatewayHealthBinding | undefined;
@@ -200,6 +241,7 @@ export function createSidecar(config: Config, options: SidecarOptions): Sidecar 
           digest: generation.digest,
           loaded_at: new Date(generation.loadedAt).toISOString(),
         },
+        last_error: lastPolicyError,
         packs: generation.packs.map((pack) => `${pack.name}@${pack.version}`),
         pack_dirs: packDirs.map((dir) => displayPath(dir)),
         rules: current.stats.rules,
@@ -408,11 +450,13 @@ export function createSidecar(config: Config, options: SidecarOptions): Sidecar 
       recordStart(store);
       ticker = setInterval(refreshHealth, HEALTH_REFRESH_MS);
       ticker.unref();
+      scheduleRetention(60_000);
     },
     close() {
       closing ??= (async () => {
         const deadline = performance.now() + CLOSE_BUDGET_MS;
         clearInterval(ticker);
+        clearTimeout(retentionTimer);
         refreshHealth();
         for (const key of SUBSYSTEMS) {
           if (key !== 'gateway' && key !== 'audit' && health.get(key).state !== 'disabled') {
@@ -439,7 +483,64 @@ export function createSidecar(config: Config, options: SidecarOptions): Sidecar 
       })();
       return closing;
     },
+    async reload(trigger) {
+      const outcome = await reloader.reload(trigger);
+      if (outcome.success) {
+        policyLog.info(
+          `reloaded (${trigger}): policy generation ${outcome.generation.id}; ${outcome.applied.length} key(s) applied` +
+            (outcome.restartRequired.length > 0
+              ? `; restart required for ${outcome.restartRequired.join(', ')}`
+              : ''),
+        );
+        recordReload('config.reload', {
+          trigger,
+          applied: outcome.applied,
+          restart_required: outcome.restartRequired,
+        });
+      } else if (outcome.code !== 'reload_in_progress') {
+        lastPolicyError = outcome.error;
+        health.patch('policy', { last_error: outcome.error });
+        policyLog.error(`reload failed (${trigger}); the running policy stays:\n${outcome.error}`);
+        recordReload('policy.reload_failed', { trigger, code: outcome.code });
+      }
+      return outcome;
+    },
+    get config() {
+      return config;
+    },
   };
+
+  function recordReload(kind: string, payload: Record<string, unknown>): void {
+    void store
+      ?.enqueue({ event: { ts: Date.now(), kind, source: 'sidecar', summary: kind, payload } })
+      .catch((error: unknown) => auditLog.warn(`${kind} was not recorded`, { error: String(error) }));
+  }
+
+  // Deletes expired events now and then; a failed run is logged and retried at the next interval.
+  function scheduleRetention(delayMs: number): void {
+    retentionTimer = setTimeout(() => {
+      const days = config.audit.retention_days;
+      const opened = store;
+      if (opened === undefined || closing !== undefined) return;
+      void opened
+        .runRetention({ retentionDays: days })
+        .then((result) => {
+          if (result.deleted > 0 || result.expiredListEntries > 0)
+            auditLog.info(
+              `retention: deleted ${result.deleted} events older than ${days} days, ${result.expiredListEntries} expired list entries`,
+            );
+        })
+        .catch((error: unknown) =>
+          auditLog.warn('retention run failed', {
+            error: error instanceof Error ? error.message : String(error),
+          }),
+        )
+        .finally(() => {
+          if (closing === undefined) scheduleRetention(RETENTION_INTERVAL_MS);
+        });
+    }, delayMs);
+    retentionTimer.unref();
+  }
 
   // Drains the queue within audit.drain_timeout_ms (capped by what is left of the close budget), records
   // sidecar.stop with the counts and closes the DB. A drain cut short drops the rest (counted, and recorded by the
