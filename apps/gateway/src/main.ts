@@ -10,6 +10,7 @@ type AnyCommand = CommandDef<ArgsDef>;
 /** The subcommands this build ships, loaded on demand so `--help` and `version` never load the sidecar. */
 export const subCommands: Readonly<Record<string, () => Promise<AnyCommand>>> = {
   run: () => import('./commands/run.ts').then((m) => m.default as unknown as AnyCommand),
+  setup: () => import('./commands/setup.ts').then((m) => m.default as unknown as AnyCommand),
   version: () => import('./commands/version.ts').then((m) => m.default as unknown as AnyCommand),
 };
 
@@ -39,6 +40,12 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   let sub: AnyCommand | undefined;
   try {
     sub = name !== undefined && Object.hasOwn(subCommands, name) ? await subCommands[name]!() : undefined;
+    // Usage and flag checks go to the innermost subcommand named (`setup guardrail`).
+    const leaf = sub === undefined ? undefined : await resolveLeaf(sub, rawArgs.slice(1));
+    if (leaf !== undefined && leaf.command !== sub) {
+      parents.set(leaf.command, leaf.parent);
+      sub = leaf.command;
+    }
     if (rawArgs.includes('--help') || rawArgs.includes('-h')) {
       process.stdout.write(`${await usage(sub, process.stdout, rawArgs)}\n`);
       return EXIT_CODES.OK;
@@ -51,8 +58,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       throw new CliError(EXIT_CODES.USAGE, name === undefined ? 'no command given' : `unknown flag ${name}`);
     }
     if (sub === undefined) throw new CliError(EXIT_CODES.USAGE, `unknown command ${JSON.stringify(name)}`);
-    const unknown = findUnknownFlag(rawArgs.slice(1), (sub.args ?? {}) as ArgsDef);
-    if (unknown !== undefined) throw new CliError(EXIT_CODES.USAGE, `unknown flag ${unknown} for ${name}`);
+    const unknown = findUnknownFlag(leaf!.rest, (leaf!.command.args ?? {}) as ArgsDef);
+    const named = rawArgs.slice(0, rawArgs.length - leaf!.rest.length).join(' ');
+    if (unknown !== undefined) throw new CliError(EXIT_CODES.USAGE, `unknown flag ${unknown} for ${named}`);
     await runCommand(main, { rawArgs: [...rawArgs] });
     return EXIT_CODES.OK;
   } catch (error) {
@@ -62,8 +70,12 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 
 // --- internal ---
 
+// Nested subcommands and their parent, for usage lines such as `defenseclaw-gateway setup guardrail`.
+const parents = new WeakMap<AnyCommand, AnyCommand>();
+
 async function usage(sub: AnyCommand | undefined, stream: { isTTY?: boolean }, rawArgs: readonly string[]) {
-  const text = await renderUsage(sub ?? main, sub === undefined ? undefined : main);
+  const parent = sub === undefined ? undefined : (parents.get(sub) ?? main);
+  const text = await renderUsage(sub ?? main, parent);
   const color = stream.isTTY === true && !rawArgs.includes('--no-color') && !process.env.NO_COLOR;
   return color ? text : stripVTControlCharacters(text);
 }
@@ -114,6 +126,21 @@ function moveLeadingFlags(argv: readonly string[]): string[] {
   }
   if (i >= argv.length || leading.length === 0) return [...argv];
   return [argv[i]!, ...leading, ...argv.slice(i + 1)];
+}
+
+// Descends into nested subcommands (`setup guardrail`, `service install`) so flags are checked against the leaf.
+async function resolveLeaf(
+  command: AnyCommand,
+  args: readonly string[],
+  parent: AnyCommand = main,
+): Promise<{ command: AnyCommand; parent: AnyCommand; rest: readonly string[] }> {
+  const subs = command.subCommands as Record<string, AnyCommand | (() => Promise<AnyCommand>)> | undefined;
+  const name = args[0];
+  if (subs === undefined || name === undefined || !Object.hasOwn(subs, name))
+    return { command, parent, rest: args };
+  const entry = subs[name]!;
+  const next = typeof entry === 'function' ? await entry() : entry;
+  return resolveLeaf(next, args.slice(1), command);
 }
 
 function findUnknownFlag(args: readonly string[], defs: ArgsDef): string | undefined {

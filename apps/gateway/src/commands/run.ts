@@ -74,7 +74,13 @@ export async function runForeground(flags: GlobalFlags): Promise<void> {
 
   // Loaded here so that `--help` and `version` never load the gateway client.
   const { createSidecar } = await import('../sidecar/sidecar.ts');
-  const sidecar = createSidecar(config, { logger, dataDir, clientVersion: APP_VERSION });
+  const sidecar = createSidecar(config, {
+    logger,
+    dataDir,
+    clientVersion: APP_VERSION,
+    configPath,
+    envFileVars: fromEnvFile,
+  });
   flushAudit = () => sidecar.store?.flush() ?? Promise.resolve();
   try {
     await sidecar.start();
@@ -105,6 +111,10 @@ export async function runForeground(flags: GlobalFlags): Promise<void> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // SIGHUP: hot reload (spec 20 §4.4); the outcome is logged by the sidecar.
+    process.on('SIGHUP', () => {
+      if (!received) void sidecar.reload('sighup');
+    });
   });
   log.info(`${signal} received; shutting down`);
   await sidecar.close();

@@ -6,6 +6,7 @@ import { createEngine, maskSecrets, type PolicyEngine } from '@defenseclaw/polic
 import { createNormalizer } from '@defenseclaw/protocol';
 import { CliError, EXIT_CODES } from '../cli-error.ts';
 import { writeEnvVar } from '../config/env-file.ts';
+import { gatewayUrl } from '../config/gateway-url.ts';
 import { displayPath } from '../config/paths.ts';
 import type { Config } from '../config/schema.ts';
 import { EVIDENCE_KEY_ENV, ensureSidecarSecrets } from '../config/secrets.ts';
@@ -304,10 +305,7 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
 
   const startClient = (inspection: InspectionPipeline) => {
     const { gateway } = config;
-    const scheme = gateway.tls ? 'wss' : 'ws';
-    const host =
-      gateway.host.includes(':') && !gateway.host.startsWith('[') ? `[${gateway.host}]` : gateway.host;
-    const url = `${scheme}://${host}:${gateway.port}`;
+    const url = gatewayUrl(config);
     const resolved = resolveGatewayToken(config, env);
     options.logger.addSecret(resolved.token);
     if (resolved.token === undefined) {
