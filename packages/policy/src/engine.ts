@@ -9,6 +9,7 @@ import {
 } from './_lists.ts';
 import { type Hit, type ScanJob, scanJob } from './_scan.ts';
 import { buildSnippet, fingerprint, maskSecrets, redactionMarker, SNIPPET_MAX } from './redact.ts';
+import { createStreamScanner, fixedStreamScanner, type StreamTextScanner } from './stream-scanner.ts';
 import {
   type CommandInstance,
   type DerivedTargets,
@@ -66,6 +67,8 @@ export interface PolicyEngine {
   evaluate(subject: Subject, ctx: EvalContext): Verdict;
   /** Judges a subject, yielding to the event loop between windows of large texts; same result as `evaluate`. */
   evaluateYielding(subject: Subject, ctx: EvalContext): Promise<Verdict>;
+  /** Creates an incremental scanner for one streamed completion (spec 30 §B6.4); its final verdict equals `evaluate`'s. */
+  streamScanner(ctx: EvalContext): StreamTextScanner;
   /** Atomically replaces the generation; evaluations in flight keep the one they started with. */
   swap(policy: CompiledPolicy): void;
   /** Atomically replaces the block/allow lists. */
@@ -173,6 +176,33 @@ class Engine implements PolicyEngine {
       r = gen.next();
     }
     return r.value;
+  }
+
+  streamScanner(ctx: EvalContext): StreamTextScanner {
+    // Pin the generation for the whole stream; completions carry no tool name or command, so lists never apply.
+    const policy = this.#policy;
+    const subject: Subject = { kind: 'completion', text: '', toolCalls: [] };
+    if (validateContext(ctx) !== undefined) return fixedStreamScanner(this.evaluate(subject, ctx));
+    const options = { overlapChars: this.#overlapChars, usePrefilter: this.#usePrefilter };
+    return createStreamScanner(internalsOf(policy), options, (input) => {
+      const built: Built[] = [];
+      const trace = ['list:none'];
+      if (input.error) {
+        built.push(this.#engineFinding('ENGINE-ERROR', 'completion', 'high', true));
+        trace.push('engine:error');
+      } else {
+        for (const { hit, base } of input.hits) {
+          const b = this.#fromHit(hit);
+          b.finding.evidence.location.start += base;
+          b.finding.evidence.location.end += base;
+          built.push(b);
+        }
+        trace.push(`prefilter:${this.#usePrefilter ? 'on' : 'off'}`);
+      }
+      const v = this.#verdict(policy, subject, ctx, built, trace, input.error, 0, input.textChars);
+      v.timing.scanMicros = input.scanMicros;
+      return v;
+    });
   }
 
   *#run(subject: Subject, ctx: EvalContext): Generator<number, Verdict, void> {

@@ -32,6 +32,7 @@ export type {
   UrlFact,
 } from './shell/index.ts';
 export { parseCommand } from './shell/index.ts';
+export type { StreamScannerOptions, StreamTextScanner } from './stream-scanner.ts';
 export { fencedShellBlocks, mcpServerOf } from './targets.ts';
 export * from './types.ts';
 export { parseValidatorSpec, VALIDATORS, type Validator } from './validators.ts';

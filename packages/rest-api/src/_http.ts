@@ -1,0 +1,122 @@
+// Request helpers shared by the routes: JSON bodies and query strings validated with valibot, time values, and
+// validation messages that never echo the input.
+import type { Context } from 'hono';
+import * as v from 'valibot';
+import { type Issue, RestApiError } from './errors.ts';
+
+/** The hono environment of the app: node-server bindings and per-request variables. */
+export type AppEnv = {
+  Bindings: { incoming?: { socket?: { remoteAddress?: string } }; outgoing?: NodeOutgoing };
+  Variables: {
+    requestId: string;
+    routeClass: RouteClass;
+    peerLoopback: boolean;
+    authenticated: boolean;
+    client: string | undefined;
+  };
+};
+
+/** The slice of node's ServerResponse the admin route listens on. */
+export type NodeOutgoing = { once(event: 'finish' | 'close', listener: () => void): unknown };
+
+/** Who may call a route (spec 20 §6.1). */
+export type RouteClass = 'open' | 'read' | 'write' | 'admin';
+
+/** Any valibot schema (synchronous). */
+export type AnySchema = v.GenericSchema;
+
+/** Reads and validates a JSON body; throws 400 `invalid_json` / `validation_failed` (nothing of the body echoed). */
+export async function readBody<S extends AnySchema>(c: Context<AppEnv>, schema: S): Promise<v.InferOutput<S>> {
+  const text = await c.req.text();
+  let value: unknown;
+  if (text.trim() === '') {
+    value = {};
+  } else {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new RestApiError('invalid_json', 'request body is not valid JSON');
+    }
+  }
+  const parsed = v.safeParse(schema, value);
+  if (!parsed.success) {
+    const issues = toIssues(parsed.issues);
+    throw new RestApiError('validation_failed', `invalid request body: ${describe(issues)}`, {
+      details: { issues },
+    });
+  }
+  return parsed.output;
+}
+
+/** Validates the query string (first value of each key); throws 400 `invalid_query` naming the bad parameters. */
+export function readQuery<S extends AnySchema>(c: Context<AppEnv>, schema: S): v.InferOutput<S> {
+  const parsed = v.safeParse(schema, c.req.query());
+  if (!parsed.success) {
+    const issues = toIssues(parsed.issues);
+    throw new RestApiError('invalid_query', `invalid query parameter ${describe(issues)}`, {
+      details: { issues },
+    });
+  }
+  return parsed.output;
+}
+
+/** Maps valibot issues to `{path, message}` built from the schema's expectations only. */
+export function toIssues(issues: readonly v.BaseIssue<unknown>[]): Issue[] {
+  return issues.slice(0, 20).map((issue) => ({
+    path: v.getDotPath(issue) ?? '',
+    message: issueMessage(issue),
+  }));
+}
+
+/** A JSON schema for "an ISO-8601 time or a relative duration (`15m`, `1h`, `7d`)", output as Unix ms. */
+export function timeParam(now: () => number) {
+  return v.pipe(
+    v.string(),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const ms = parseTime(dataset.value, now());
+      if (ms === undefined) {
+        addIssue({ message: 'must be an ISO-8601 time or a duration such as 15m, 1h, 7d' });
+        return NEVER;
+      }
+      return ms;
+    }),
+  );
+}
+
+/** Parses an ISO-8601 time or a relative duration before `nowMs`; undefined when it is neither. */
+export function parseTime(value: string, nowMs: number): number | undefined {
+  const rel = RELATIVE_RE.exec(value);
+  if (rel !== null) return nowMs - Number(rel[1]) * UNIT_MS[rel[2] as keyof typeof UNIT_MS];
+  if (!ISO_RE.test(value)) return undefined;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** Formats Unix milliseconds as the wire's ISO-8601 UTC time. */
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+// --- internal ---
+
+const RELATIVE_RE = /^(\d{1,7})(s|m|h|d|w)$/;
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+const ISO_RE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+// Valibot's default messages quote the received value, which may be a secret; ours name only what was expected.
+function issueMessage(issue: v.BaseIssue<unknown>): string {
+  if (issue.type === 'raw_transform' || issue.type === 'check' || issue.type === 'raw_check') {
+    return issue.message;
+  }
+  if (issue.kind === 'schema' && issue.received === 'undefined') return 'is required';
+  if (issue.type === 'strict_object' || issue.type === 'never') return 'is not allowed';
+  if (issue.expected !== null) return `must be ${issue.expected}`;
+  return 'is invalid';
+}
+
+function describe(issues: readonly Issue[]): string {
+  return issues
+    .slice(0, 5)
+    .map((i) => (i.path === '' ? i.message : `${i.path} ${i.message}`))
+    .join('; ');
+}
