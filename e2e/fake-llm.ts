@@ -38,7 +38,7 @@ export const FAKE_LLM_SCENARIOS: Record<string, FakeLlmScenario> = {
 /** Is one running fake LLM: its `/v1` base URL, the model calls it answered, and `close()`. */
 export type FakeLlm = {
   baseUrl: string;
-  calls: { scenario: string | undefined; answered: string; body: unknown }[];
+  calls: { scenario: string | undefined; answered: string; body: unknown; headers: Record<string, unknown> }[];
   close(): Promise<void>;
 };
 
@@ -112,7 +112,12 @@ async function handle(
         }))
       : [];
   const text = toolCalls.length > 0 ? '' : (scenario?.finalText ?? 'OK.');
-  calls.push({ scenario: scenarioName, answered: toolCalls.length > 0 ? 'tool_calls' : 'text', body });
+  calls.push({
+    scenario: scenarioName,
+    answered: toolCalls.length > 0 ? 'tool_calls' : 'text',
+    body,
+    headers: { ...req.headers },
+  });
   const finishReason = toolCalls.length > 0 ? 'tool_calls' : 'stop';
   const base = {
     id: `chatcmpl-${randomBytes(6).toString('hex')}`,

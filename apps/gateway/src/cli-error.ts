@@ -5,6 +5,12 @@ export const EXIT_CODES = {
   USAGE: 2,
   CONFIG: 3,
   BIND: 4,
+  /** The daemon exited during startup or was not ready in time. */
+  STARTUP: 5,
+  /** Refused: PID identity unverifiable, or another lifecycle command holds the lock. */
+  REFUSED: 6,
+  /** The process was still alive 2 s after SIGKILL. */
+  SURVIVED: 7,
 } as const;
 
 /** One exit code. */

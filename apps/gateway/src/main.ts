@@ -9,8 +9,15 @@ type AnyCommand = CommandDef<ArgsDef>;
 
 /** The subcommands this build ships, loaded on demand so `--help` and `version` never load the sidecar. */
 export const subCommands: Readonly<Record<string, () => Promise<AnyCommand>>> = {
+  _watchdog: () => import('./commands/watchdog.ts').then((m) => m.default as unknown as AnyCommand),
+  init: () => import('./commands/init.ts').then((m) => m.default as unknown as AnyCommand),
+  restart: () => import('./commands/restart.ts').then((m) => m.default as unknown as AnyCommand),
   run: () => import('./commands/run.ts').then((m) => m.default as unknown as AnyCommand),
+  status: () => import('./commands/status.ts').then((m) => m.default as unknown as AnyCommand),
+  service: () => import('./commands/service.ts').then((m) => m.default as unknown as AnyCommand),
   setup: () => import('./commands/setup.ts').then((m) => m.default as unknown as AnyCommand),
+  start: () => import('./commands/start.ts').then((m) => m.default as unknown as AnyCommand),
+  stop: () => import('./commands/stop.ts').then((m) => m.default as unknown as AnyCommand),
   version: () => import('./commands/version.ts').then((m) => m.default as unknown as AnyCommand),
 };
 
@@ -93,7 +100,8 @@ async function report(
     // Usage errors get the usage and a program prefix; other CliErrors carry their exact operator message.
     if (error.exitCode === EXIT_CODES.USAGE) {
       process.stderr.write(`${await usage(sub, process.stderr, rawArgs)}\n\n${APP_NAME}: ${error.message}\n`);
-    } else {
+    } else if (error.message !== '') {
+      // An empty message: the command already printed its outcome and only sets the exit code.
       process.stderr.write(`${error.message}\n`);
     }
     return error.exitCode;

@@ -62,15 +62,15 @@ function nonEmpty(what = 'a string') {
 }
 
 function section<const E extends v.ObjectEntries>(entries: E) {
-  return v.optional(
-    v.strictObject(entries, mapping),
-    {} as v.InferInput<v.StrictObjectSchema<E, undefined>>,
-  );
+  return v.optional(v.strictObject(entries, mapping), {} as v.InferInput<v.StrictObjectSchema<E, undefined>>);
 }
 
 const envNameSchema = v.pipe(
   v.string((i: Received) => `must be an environment variable name; got ${i.received}`),
-  v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, (i: Received) => `must be an environment variable name; got ${i.received}`),
+  v.regex(
+    /^[A-Za-z_][A-Za-z0-9_]*$/,
+    (i: Received) => `must be an environment variable name; got ${i.received}`,
+  ),
 );
 
 /** A provider name: no `/` (model names split at the first one), no spaces. */
@@ -92,7 +92,10 @@ export const ProviderConfigSchema = v.pipe(
         PROVIDER_FLAVOURS,
         (i: Received) => `must be one of ${PROVIDER_FLAVOURS.join(', ')}; got ${i.received}`,
       ),
-      allow_private: v.optional(v.boolean((i: Received) => `must be true or false; got ${i.received}`), false),
+      allow_private: v.optional(
+        v.boolean((i: Received) => `must be true or false; got ${i.received}`),
+        false,
+      ),
       models: v.optional(
         v.array(nonEmpty(), (i: Received) => `must be a list; got ${i.received}`),
         () => [],
@@ -117,10 +120,7 @@ export const ProviderConfigSchema = v.pipe(
 export type ProviderConfig = v.InferOutput<typeof ProviderConfigSchema>;
 
 /** One `guardrail.aliases.<alias>` entry. */
-export const AliasConfigSchema = v.strictObject(
-  { provider: nonEmpty(), model: nonEmpty() },
-  mapping,
-);
+export const AliasConfigSchema = v.strictObject({ provider: nonEmpty(), model: nonEmpty() }, mapping);
 
 const forwardHeaderSchema = v.pipe(
   v.string((i: Received) => `must be a header name; got ${i.received}`),
@@ -142,7 +142,11 @@ const forwardHeaderSchema = v.pipe(
  */
 export const GUARDRAIL_PROXY_CONFIG_ENTRIES = {
   providers: v.optional(
-    v.record(providerNameSchema, ProviderConfigSchema, (i: Received) => `must be a mapping; got ${i.received}`),
+    v.record(
+      providerNameSchema,
+      ProviderConfigSchema,
+      (i: Received) => `must be a mapping; got ${i.received}`,
+    ),
     () => ({}),
   ),
   aliases: v.optional(
@@ -182,7 +186,10 @@ export const GUARDRAIL_PROXY_CONFIG_ENTRIES = {
 
 /** The `guardrail` keys apps/gateway already validates, repeated here with the same defaults. */
 const BASE_ENTRIES = {
-  enabled: v.optional(v.boolean((i: Received) => `must be true or false; got ${i.received}`), false),
+  enabled: v.optional(
+    v.boolean((i: Received) => `must be true or false; got ${i.received}`),
+    false,
+  ),
   host: v.optional(nonEmpty(), '127.0.0.1'),
   port: int(4000, 1, 65535),
   mode: v.optional(
@@ -234,10 +241,7 @@ export function guardrailConfigIssues(config: {
  * const config = v.parse(GuardrailConfigSchema, { mode: 'action', providers: { openai: { base_url: 'https://api.openai.com/v1', api_key_env: 'OPENAI_API_KEY', flavour: 'openai' } } });
  */
 export const GuardrailConfigSchema = v.pipe(
-  v.strictObject(
-    { ...BASE_ENTRIES, ...GUARDRAIL_PROXY_CONFIG_ENTRIES },
-    mapping,
-  ),
+  v.strictObject({ ...BASE_ENTRIES, ...GUARDRAIL_PROXY_CONFIG_ENTRIES }, mapping),
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
     for (const issue of guardrailConfigIssues(dataset.value)) {

@@ -41,7 +41,10 @@ export type UpstreamHeaderOptions = {
 };
 
 /** Builds the upstream request headers from the client's, allow-listed, with the provider's credential added. */
-export function upstreamRequestHeaders(client: HeaderRecord, options: UpstreamHeaderOptions): Record<string, string> {
+export function upstreamRequestHeaders(
+  client: HeaderRecord,
+  options: UpstreamHeaderOptions,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name in client) {
     const value = client[name];

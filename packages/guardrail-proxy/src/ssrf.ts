@@ -87,14 +87,20 @@ export function checkProviderUrl(text: string, allowPrivate: boolean): ProviderU
   }
   if (url.protocol === 'http:') {
     if (cls !== 'loopback') {
-      return { success: false, message: `must use https (http is only allowed to a loopback host); got "${text}"` };
+      return {
+        success: false,
+        message: `must use https (http is only allowed to a loopback host); got "${text}"`,
+      };
     }
     if (!allowPrivate) {
       return { success: false, message: `is a loopback http URL; set allow_private: true to allow it` };
     }
   }
   if (cls !== undefined && cls !== 'public' && !allowPrivate) {
-    return { success: false, message: `points at a ${cls.replace('_', '-')} address (${host}); set allow_private: true to allow it` };
+    return {
+      success: false,
+      message: `points at a ${cls.replace('_', '-')} address (${host}); set allow_private: true to allow it`,
+    };
   }
   return { success: true, url };
 }
@@ -131,28 +137,34 @@ export function createGuardedLookup(options: GuardedLookupOptions): LookupFuncti
       callback(new SsrfRefusedError(`upstream host ${hostname} is a cloud metadata name; refused`), '', 0);
       return;
     }
-    inner(hostname, { ...lookupOptions } as never, ((err: NodeJS.ErrnoException | null, address: unknown, family?: number) => {
-      if (err) {
-        callback(err, '', 0);
-        return;
-      }
-      const list: LookupAddress[] = Array.isArray(address)
-        ? (address as LookupAddress[])
-        : [{ address: String(address), family: family ?? isIP(String(address)) }];
-      for (const entry of list) {
-        const cls = classifyAddress(entry.address);
-        if (!isAddressAllowed(cls, allowPrivate)) {
-          callback(
-            new SsrfRefusedError(`upstream host ${hostname} resolved to a ${cls.replace('_', '-')} address; refused`),
-            '',
-            0,
-          );
+    inner(
+      hostname,
+      { ...lookupOptions } as never,
+      ((err: NodeJS.ErrnoException | null, address: unknown, family?: number) => {
+        if (err) {
+          callback(err, '', 0);
           return;
         }
-      }
-      if (Array.isArray(address)) (callback as unknown as AllCallback)(null, list);
-      else callback(null, list[0]!.address, list[0]!.family);
-    }) as never);
+        const list: LookupAddress[] = Array.isArray(address)
+          ? (address as LookupAddress[])
+          : [{ address: String(address), family: family ?? isIP(String(address)) }];
+        for (const entry of list) {
+          const cls = classifyAddress(entry.address);
+          if (!isAddressAllowed(cls, allowPrivate)) {
+            callback(
+              new SsrfRefusedError(
+                `upstream host ${hostname} resolved to a ${cls.replace('_', '-')} address; refused`,
+              ),
+              '',
+              0,
+            );
+            return;
+          }
+        }
+        if (Array.isArray(address)) (callback as unknown as AllCallback)(null, list);
+        else callback(null, list[0]!.address, list[0]!.family);
+      }) as never,
+    );
   }) as LookupFunction;
 }
 

@@ -1,6 +1,6 @@
-// Literal presence for one text in one native pass: an RE2.Set over every prefilter literal (→ rules) and every
-// necessary literal of every bounded pattern (→ anchors). A hand-written Aho–Corasick index (`LiteralIndex`) is the
-// fallback if RE2 ever reports it ran out of DFA memory. Anchor positions (for literal-anchored regex scanning of
+// Literal presence for one text in one pass over every prefilter literal (→ rules) and every necessary literal of
+// every bounded pattern (→ anchors): an RE2.Set (native) for ordinary texts, a hand-written Aho–Corasick index
+// (`LiteralIndex`) for large ones and whenever RE2 reports it ran out of DFA memory. Anchor positions (for literal-anchored regex scanning of
 // large texts) come from a second, small Aho–Corasick automaton over the (≤ 6-char) anchor literals only.
 import RE2 from 're2';
 import { foldString, type LiteralHits, LiteralIndex } from './prefilter.ts';
@@ -19,6 +19,9 @@ export type Occurrences = {
 };
 
 const NO_OCCURRENCE: Occurrence = { count: 0, starts: [], length: 0 };
+
+/** Texts at least this long are matched by the automaton instead of the RE2 set (see `LiteralSet.match`). */
+export const AUTOMATON_MIN_CHARS = 64 * 1024;
 
 function escapeRe2(s: string): string {
   return s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
@@ -111,7 +114,10 @@ export class LiteralSet {
 
   /** Returns the ids of the literals that occur in `text` (a fresh array, safe to keep). */
   match(text: string, bytes?: Buffer): readonly number[] {
-    if (this.#set) {
+    // RE2's set DFA is the fastest on ordinary text, but on large high-entropy text (base64, minified code) the
+    // states for "which literals matched so far" multiply until its cache thrashes: 1 MiB of base64 took ~150 ms
+    // against ~6 ms for the automaton, whose cost does not depend on the text. Large texts take the automaton.
+    if (this.#set && text.length < AUTOMATON_MIN_CHARS) {
       try {
         return this.#set.match(bytes ?? text);
       } catch {
@@ -119,10 +125,7 @@ export class LiteralSet {
       }
     }
     this.#fallback ??= new LiteralIndex(this.#literals);
-    const hits = this.#fallback.scan(text, 0);
-    const found: number[] = [];
-    for (let i = 0; i < hits.counts.length; i++) if (hits.counts[i]! > 0) found.push(i);
-    return found;
+    return this.#fallback.presence(text);
   }
 
   /** Marks literal ids (from `match`) present and their rules in `marks`; returns the presence stamp (see `scan`). */
@@ -164,12 +167,24 @@ export class LiteralSet {
     let lower: string | undefined;
     // Per literal: the occurrences found so far and where the search resumes (−1: all found).
     const memo = new Map<number, { occ: Occurrence & { starts: number[] }; from: number }>();
+    // Searching literal by literal wins when few anchor literals occur; on text where many occur (base64, hex
+    // dumps: every short literal somewhere) one automaton pass over all of them is cheaper. The searches stop once
+    // they have read the text this many times over, and the automaton answers the rest.
+    const budget = text.length * 8;
+    let scanned = 0;
+    let all: Occurrences | undefined;
+    const self = this;
     return {
       cap,
       get(id: number, limit = cap): Occurrence {
         if (toAnchor[id]! < 0) return NO_OCCURRENCE;
         const lit = literals[id]!;
         if (present[id] !== token) return { count: 0, starts: [], length: lit.length };
+        if (all) return all.get(id, limit);
+        if (scanned > budget) {
+          all = self.anchorOccurrences(text, cap);
+          return all.get(id, limit);
+        }
         let entry = memo.get(id);
         if (!entry) {
           entry = { occ: { count: 0, starts: [], length: lit.length }, from: 0 };
@@ -179,7 +194,8 @@ export class LiteralSet {
         // Search on until more than `limit` are known (count > limit means "more than limit") or none are left.
         if (entry.from >= 0 && occ.count <= limit) {
           lower ??= text.toLowerCase();
-          let i = lower.indexOf(lit, entry.from);
+          const from = entry.from;
+          let i = lower.indexOf(lit, from);
           while (i >= 0) {
             occ.count++;
             if (occ.count <= cap) occ.starts.push(i);
@@ -187,6 +203,7 @@ export class LiteralSet {
             i = lower.indexOf(lit, i + 1);
           }
           entry.from = i < 0 ? -1 : i + 1;
+          scanned += (i < 0 ? text.length : i) - from;
         }
         return occ;
       },

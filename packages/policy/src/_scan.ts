@@ -2,6 +2,7 @@
 // windowed over long texts (spec 30 §A6.4). A generator so `evaluate` and `evaluateYielding` share one code path:
 // it yields the number of characters scanned at window and instance boundaries.
 import type { PolicyInternal, RuntimeRule } from './_compiled.ts';
+import { GATE_MIN_CHARS, gatePatterns } from './_gate.ts';
 import type { Occurrences } from './_literal-set.ts';
 import { evaluateConditions, type FactsView } from './conditions.ts';
 import type { Matcher, RegexMatch } from './regex.ts';
@@ -315,8 +316,35 @@ type RuleState = {
   cursor: number[];
 };
 
-/** Plans each pattern's scan from literal occurrences: skip, full scan, or only the regions where a match can start. */
+/**
+ * Plans each pattern's scan from literal occurrences: skip, full scan, or only the regions where a match can start;
+ * on large texts, unanchored patterns that cannot match anywhere (one gate pass) are skipped too.
+ */
 function planPatterns(job: ScanJob, text: string, states: RuleState[]): ScanText | undefined {
+  const st = planByLiterals(job, text, states);
+  if (!job.options.usePrefilter || text.length < GATE_MIN_CHARS) return st;
+  const full = new Set<Matcher>();
+  for (const s of states) {
+    for (let p = 0; p < s.plan.length; p++) {
+      const m = s.rule.patterns[p]!;
+      if (s.plan[p] === 'full' && Number.isFinite(m.maxUnits)) full.add(m);
+    }
+  }
+  if (full.size < 2) return st;
+  const prepared = st ?? new ScanText(text);
+  const open = gatePatterns(job.policy, [...full], prepared);
+  if (open) {
+    for (const s of states) {
+      for (let p = 0; p < s.plan.length; p++) {
+        const m = s.rule.patterns[p]!;
+        if (s.plan[p] === 'full' && full.has(m) && !open.has(m)) s.plan[p] = 'skip';
+      }
+    }
+  }
+  return prepared;
+}
+
+function planByLiterals(job: ScanJob, text: string, states: RuleState[]): ScanText | undefined {
   const len = text.length;
   const literals = job.policy.literals;
   let any = false;

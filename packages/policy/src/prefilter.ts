@@ -229,6 +229,8 @@ export class LiteralIndex {
   #touchedLen = 0;
   readonly #litStamp: Uint32Array;
   readonly #long: ({ full: string; rule: number }[] | undefined)[];
+  /** Per automaton state: the `presence` pass that last read its outputs (allocated on first use). */
+  #stateStamp: Uint32Array | undefined;
   #stamp = 0;
 
   /**
@@ -292,6 +294,42 @@ export class LiteralIndex {
   /** Returns the length of literal `id`. */
   lengthOf(id: number): number {
     return this.#a.literalLength[id]!;
+  }
+
+  /**
+   * Scans `text` once for literal presence only and returns the ids of the literals that occur (each once, in
+   * first-seen order). Prefilter literals entered by their prefix are reported by that prefix's id (unverified).
+   * Cheaper than `scan`: an automaton state's outputs are read only on its first visit.
+   */
+  presence(text: string): number[] {
+    const a = this.#a;
+    const { delta, classes, width, outStart, outLen, out } = a;
+    if (++this.#stamp >= 0xffffffff) {
+      this.#litStamp.fill(0);
+      this.#stateStamp?.fill(0);
+      this.#stamp = 1;
+    }
+    const own = this.#stamp;
+    const litStamp = this.#litStamp;
+    this.#stateStamp ??= new Uint32Array(a.states);
+    const stateStamp = this.#stateStamp;
+    const found: number[] = [];
+    let s = 0;
+    for (let i = 0, n = text.length; i < n; i++) {
+      const c = text.charCodeAt(i);
+      const t = c < 128 ? delta[s * width + classes[c]!]! : a.wideStep(s, foldUnit(c));
+      s = t >> 1;
+      if ((t & 1) === 0 || stateStamp[s] === own) continue;
+      stateStamp[s] = own;
+      for (let j = outStart[s]!, end = j + outLen[s]!; j < end; j++) {
+        const lit = out[j]!;
+        if (litStamp[lit] !== own) {
+          litStamp[lit] = own;
+          found.push(lit);
+        }
+      }
+    }
+    return found;
   }
 
   /**

@@ -95,10 +95,19 @@ export function compileRegex(source: string, options: CompileRegexOptions = {}):
     info.groups > 0,
     re,
     reFlags,
+    info.body,
   );
   if (matcherCache.size >= MATCHER_CACHE_MAX) matcherCache.clear();
   matcherCache.set(source, matcher);
   return { success: true, matcher, unbounded: !(info.maxSpan <= limit) };
+}
+
+/**
+ * Returns a matcher's pattern as one member of an `RE2.Set` (inline flags scoped to it), or undefined for a matcher
+ * not made by `compileRegex`.
+ */
+export function setSourceOf(matcher: Matcher): string | undefined {
+  return matcher instanceof Re2Matcher ? matcher.setSource : undefined;
 }
 
 const MATCHER_CACHE_MAX = 8192;
@@ -114,6 +123,8 @@ class Re2Matcher implements Matcher {
   /** The RE2 program, or its body until the first `exec` (lazy). */
   #re: RE2 | string;
   readonly #reFlags: string;
+  /** The body with its inline flags scoped to it, for combining with other patterns in one `RE2.Set`. */
+  readonly setSource: string;
 
   constructor(
     source: string,
@@ -124,6 +135,7 @@ class Re2Matcher implements Matcher {
     hasValueGroup: boolean,
     re: RE2 | string,
     reFlags: string,
+    body: string,
   ) {
     this.source = source;
     this.flags = flags;
@@ -133,6 +145,7 @@ class Re2Matcher implements Matcher {
     this.hasValueGroup = hasValueGroup;
     this.#re = re;
     this.#reFlags = reFlags;
+    this.setSource = flags === '' ? body : `(?${flags}:${body})`;
   }
 
   /** Builds the RE2 program if it was deferred; returns RE2's error message, or undefined. */

@@ -1,8 +1,7 @@
 // What every route module gets from `createRestApi`: the deps, resolved settings and a registration function.
 import type { Context } from 'hono';
 import type { AppEnv, RouteClass } from './_http.ts';
-import type { Logger, RestApiDeps } from './deps.ts';
-import type { InspectCommit } from './deps.ts';
+import type { InspectCommit, Logger, RestApiDeps } from './deps.ts';
 import type { Metrics } from './metrics.ts';
 
 /** A route handler. */

@@ -10,6 +10,7 @@ export type AppEnv = {
   Variables: {
     requestId: string;
     routeClass: RouteClass;
+    peer: string | undefined;
     peerLoopback: boolean;
     authenticated: boolean;
     client: string | undefined;
@@ -26,8 +27,15 @@ export type RouteClass = 'open' | 'read' | 'write' | 'admin';
 export type AnySchema = v.GenericSchema;
 
 /** Reads and validates a JSON body; throws 400 `invalid_json` / `validation_failed` (nothing of the body echoed). */
-export async function readBody<S extends AnySchema>(c: Context<AppEnv>, schema: S): Promise<v.InferOutput<S>> {
-  const text = await c.req.text();
+export async function readBody<S extends AnySchema>(
+  c: Context<AppEnv>,
+  schema: S,
+): Promise<v.InferOutput<S>> {
+  return parseBody(await c.req.text(), schema);
+}
+
+/** Parses and validates body text already read; an empty body counts as `{}`. */
+export function parseBody<S extends AnySchema>(text: string, schema: S): v.InferOutput<S> {
   let value: unknown;
   if (text.trim() === '') {
     value = {};
@@ -109,6 +117,7 @@ function issueMessage(issue: v.BaseIssue<unknown>): string {
     return issue.message;
   }
   if (issue.kind === 'schema' && issue.received === 'undefined') return 'is required';
+  if (issue.type === 'regex') return 'is malformed';
   if (issue.type === 'strict_object' || issue.type === 'never') return 'is not allowed';
   if (issue.expected !== null) return `must be ${issue.expected}`;
   return 'is invalid';

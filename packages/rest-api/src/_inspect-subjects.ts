@@ -59,7 +59,10 @@ const ToolResponseBodySchema = v.object({
 });
 
 const ContentSchema = v.nullish(
-  v.union([v.string(), v.array(v.looseObject({ type: v.optional(v.string()), text: v.optional(v.string()) }))]),
+  v.union([
+    v.string(),
+    v.array(v.looseObject({ type: v.optional(v.string()), text: v.optional(v.string()) })),
+  ]),
 );
 
 const MessageSchema = v.object({
@@ -88,7 +91,10 @@ const ToolCallSchema = v.pipe(
     name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
     arguments: v.optional(v.unknown()),
     function: v.optional(
-      v.object({ name: v.pipe(v.string(), v.minLength(1), v.maxLength(256)), arguments: v.optional(v.unknown()) }),
+      v.object({
+        name: v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
+        arguments: v.optional(v.unknown()),
+      }),
     ),
   }),
   v.check((call) => call.name !== undefined || call.function !== undefined, 'needs name or function.name'),
@@ -320,7 +326,9 @@ function provenanceOf(role: string): Provenance {
   }
 }
 
-function contentText(content: string | readonly { type?: string; text?: string }[] | null | undefined): string {
+function contentText(
+  content: string | readonly { type?: string; text?: string }[] | null | undefined,
+): string {
   if (content == null) return '';
   if (typeof content === 'string') return content;
   return content

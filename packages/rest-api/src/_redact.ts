@@ -6,7 +6,8 @@ import { type Finding, maskSecrets, REDACTED_CATEGORIES } from '@defenseclaw/pol
 export type Span = { start: number; end: number; ruleId: string; pointer?: string; messageIndex?: number };
 
 /** Object keys whose string values are always replaced, whatever they look like. */
-const SECRET_KEY_RE = /token|secret|passw(?:or)?d|api[-_]?key|authorization|credential|private[-_]?key|cookie/i;
+const SECRET_KEY_RE =
+  /token|secret|passw(?:or)?d|api[-_]?key|authorization|credential|private[-_]?key|cookie/i;
 
 /** The deepest nesting of arguments that is copied into a payload. */
 const MAX_DEPTH = 16;

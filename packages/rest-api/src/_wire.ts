@@ -43,7 +43,8 @@ export function eventToWire(
   if (e.requestId !== null) out.request_id = e.requestId;
   out.summary = e.summary ?? '';
   if (include.verdicts) out.verdicts = (e.verdicts ?? []).map(verdictToWire);
-  if (include.findings) out.findings = (e.verdicts ?? []).flatMap((v) => (v.findings ?? []).map(findingToWire));
+  if (include.findings)
+    out.findings = (e.verdicts ?? []).flatMap((v) => (v.findings ?? []).map(findingToWire));
   if (include.payload) {
     out.payload = e.payload ?? null;
     if (e.payloadBytes !== null) out.payload_bytes = e.payloadBytes;

@@ -1,10 +1,5 @@
 // What the API needs from the sidecar, by interface: the package never knows the sidecar itself.
-import type {
-  AuditQueries,
-  AuditRecord,
-  CommitReceipt,
-  ListStore,
-} from '@defenseclaw/audit-store';
+import type { AuditQueries, AuditRecord, CommitReceipt, ListStore } from '@defenseclaw/audit-store';
 import type { CompiledPolicy, Lane, PolicyEngine } from '@defenseclaw/policy';
 import type { Metrics } from './metrics.ts';
 

@@ -29,7 +29,11 @@ export function isLoopbackAddress(address: string | undefined): boolean {
 }
 
 /** The `Host` values the API answers to: loopback names on its port, its own host, and configured extras. */
-export function allowedHosts(port: number, apiHost: string | undefined, extra: readonly string[]): Set<string> {
+export function allowedHosts(
+  port: number,
+  apiHost: string | undefined,
+  extra: readonly string[],
+): Set<string> {
   const hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
   if (apiHost !== undefined && apiHost !== '') {
     const host = apiHost.includes(':') && !apiHost.startsWith('[') ? `[${apiHost}]` : apiHost;
@@ -50,7 +54,8 @@ export function checkHost(host: string | undefined, allowed: ReadonlySet<string>
 export function checkOrigin(origin: string | undefined, fetchSite: string | undefined, port: number): void {
   if (origin !== undefined) {
     const o = origin.trim().toLowerCase();
-    const ok = o === `http://127.0.0.1:${port}` || o === `http://localhost:${port}` || o === `http://[::1]:${port}`;
+    const ok =
+      o === `http://127.0.0.1:${port}` || o === `http://localhost:${port}` || o === `http://[::1]:${port}`;
     if (!ok) throw new RestApiError('forbidden_origin', 'cross-origin requests are not allowed');
   }
   if (fetchSite !== undefined) {
@@ -62,7 +67,10 @@ export function checkOrigin(origin: string | undefined, fetchSite: string | unde
 }
 
 /** Extracts the presented token from `Authorization: Bearer` or `X-DefenseClaw-Token`; undefined when absent. */
-export function presentedToken(authorization: string | undefined, tokenHeader: string | undefined): string | undefined {
+export function presentedToken(
+  authorization: string | undefined,
+  tokenHeader: string | undefined,
+): string | undefined {
   if (authorization !== undefined) {
     const match = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
     if (match !== null) return match[1];

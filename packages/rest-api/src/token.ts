@@ -14,7 +14,8 @@ export function tokenDigest(token: string): Buffer {
  * tokensEqual(headerToken, process.env.DEFENSECLAW_API_TOKEN ?? ''); // false for an empty expected token
  */
 export function tokensEqual(presented: string, expected: string | Buffer): boolean {
-  const want = typeof expected === 'string' ? (expected === '' ? undefined : tokenDigest(expected)) : expected;
+  const want =
+    typeof expected === 'string' ? (expected === '' ? undefined : tokenDigest(expected)) : expected;
   if (want === undefined || want.length !== 32) return false;
   return timingSafeEqual(tokenDigest(presented), want);
 }

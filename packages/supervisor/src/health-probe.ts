@@ -32,7 +32,9 @@ export const MAX_HEALTH_BODY_BYTES = 64 * 1024;
  * const outcome = await probe(signal);
  * ```
  */
-export function createHealthProbe(options: HealthProbeOptions): (signal?: AbortSignal) => Promise<HealthOutcome> {
+export function createHealthProbe(
+  options: HealthProbeOptions,
+): (signal?: AbortSignal) => Promise<HealthOutcome> {
   const timeoutMs = options.timeoutMs ?? 5000;
   const maxBodyBytes = options.maxBodyBytes ?? MAX_HEALTH_BODY_BYTES;
   return async (signal) => {
@@ -76,7 +78,10 @@ export function judgeHealth(body: unknown): HealthOutcome {
     return { kind: 'unhealthy', reason: 'health body has no api entry' };
   }
   if (api.state === 'error') {
-    return { kind: 'unhealthy', reason: `api: ${typeof api.last_error === 'string' ? api.last_error : 'error'}` };
+    return {
+      kind: 'unhealthy',
+      reason: `api: ${typeof api.last_error === 'string' ? api.last_error : 'error'}`,
+    };
   }
   const gateway = body.gateway;
   if (isRecord(gateway) && gateway.state === 'error') {

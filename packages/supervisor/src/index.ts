@@ -1,4 +1,9 @@
-export { isSupervisorError, SUPERVISOR_ERROR_CODES, SupervisorError, type SupervisorErrorCode } from './errors.ts';
+export {
+  isSupervisorError,
+  SUPERVISOR_ERROR_CODES,
+  SupervisorError,
+  type SupervisorErrorCode,
+} from './errors.ts';
 export {
   createHealthProbe,
   type HealthOutcome,
@@ -46,8 +51,8 @@ export {
   type SpawnDetachedOptions,
   spawnDetached,
 } from './spawn.ts';
-export { readJsonFile, writeJsonFileAtomic } from './state-file.ts';
-export { signalIfSame, type StopOutcome, type StopProcessOptions, stopProcess } from './stop.ts';
+export { readJsonFile, writeJsonFileAtomic, writeTextFileAtomic } from './state-file.ts';
+export { type StopOutcome, type StopProcessOptions, signalIfSame, stopProcess } from './stop.ts';
 export {
   LAUNCHD_LABEL,
   type LaunchdPlistOptions,

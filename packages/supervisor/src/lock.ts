@@ -49,7 +49,10 @@ export type AcquireLockResult =
  * try { … } finally { got.lock.release(); }
  * ```
  */
-export async function acquireLock(path: string, options: AcquireLockOptions = {}): Promise<AcquireLockResult> {
+export async function acquireLock(
+  path: string,
+  options: AcquireLockOptions = {},
+): Promise<AcquireLockResult> {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const pollMs = options.pollMs ?? 100;
   const abandonedAfterMs = options.abandonedAfterMs ?? 2000;

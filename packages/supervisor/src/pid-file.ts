@@ -1,6 +1,6 @@
 import { lstatSync, readFileSync, rmSync } from 'node:fs';
-import { SupervisorError } from './errors.ts';
 import { errorCode, writeFileAtomic } from './_fs.ts';
+import { SupervisorError } from './errors.ts';
 
 /** The largest PID accepted in a PID file (Linux `pid_max` ceiling, 2^22). */
 export const MAX_PID = 4_194_304;

@@ -268,7 +268,14 @@ function readProcEnv(root: string, pid: number): Map<string, string> | undefined
 
 async function psFields(pid: number, fields: string[], withEnv = false): Promise<string | undefined> {
   try {
-    const args = [...(withEnv ? ['-E'] : []), '-ww', '-o', fields.map((f) => `${f}=`).join(','), '-p', String(pid)];
+    const args = [
+      ...(withEnv ? ['-E'] : []),
+      '-ww',
+      '-o',
+      fields.map((f) => `${f}=`).join(','),
+      '-p',
+      String(pid),
+    ];
     const { stdout } = await execFileAsync('ps', args, { timeout: 2000, maxBuffer: 1024 * 1024 });
     const text = stdout.trim();
     return text === '' ? undefined : text;

@@ -2,9 +2,7 @@ import { sleep } from './_fs.ts';
 import type { ChildExit } from './spawn.ts';
 
 /** One readiness probe result: ready with a value, or not yet (with what was seen), or failed for good. */
-export type ProbeResult<T> =
-  | { ready: true; value: T }
-  | { ready: false; detail: string; fatal?: boolean };
+export type ProbeResult<T> = { ready: true; value: T } | { ready: false; detail: string; fatal?: boolean };
 
 /** Options of `waitForReady`. */
 export type WaitForReadyOptions<T> = {

@@ -1,5 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, constants, existsSync, lstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  lstatSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { errorCode } from './_fs.ts';
 import { SupervisorError } from './errors.ts';
 
@@ -97,7 +106,11 @@ export async function spawnDetached(options: SpawnDetachedOptions): Promise<Deta
  */
 export function openLogFile(path: string, mode = 0o600): number {
   try {
-    return openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, mode);
+    return openSync(
+      path,
+      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+      mode,
+    );
   } catch (error) {
     const code = errorCode(error);
     if (code === 'ELOOP' || code === 'EISDIR') {

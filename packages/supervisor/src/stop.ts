@@ -37,7 +37,10 @@ export type StopOutcome =
  * const { outcome } = await stopProcess(verified.identity, { termTimeoutMs: 10_000 });
  * ```
  */
-export async function stopProcess(identity: ProcessIdentity, options: StopProcessOptions = {}): Promise<StopOutcome> {
+export async function stopProcess(
+  identity: ProcessIdentity,
+  options: StopProcessOptions = {},
+): Promise<StopOutcome> {
   const started = performance.now();
   const elapsed = () => performance.now() - started;
   const termTimeoutMs = options.termTimeoutMs ?? 10_000;
@@ -47,11 +50,13 @@ export async function stopProcess(identity: ProcessIdentity, options: StopProces
 
   const first = await signalIfSame(identity, 'SIGTERM', table);
   if (first !== 'sent') return { outcome: first, elapsedMs: elapsed() };
-  if (await waitGone(identity.pid, termTimeoutMs, pollMs, table)) return { outcome: 'exited', elapsedMs: elapsed() };
+  if (await waitGone(identity.pid, termTimeoutMs, pollMs, table))
+    return { outcome: 'exited', elapsedMs: elapsed() };
   const second = await signalIfSame(identity, 'SIGKILL', table);
   if (second === 'not_running') return { outcome: 'exited', elapsedMs: elapsed() };
   if (second === 'identity_changed') return { outcome: 'identity_changed', elapsedMs: elapsed() };
-  if (await waitGone(identity.pid, killWaitMs, pollMs, table)) return { outcome: 'killed', elapsedMs: elapsed() };
+  if (await waitGone(identity.pid, killWaitMs, pollMs, table))
+    return { outcome: 'killed', elapsedMs: elapsed() };
   return { outcome: 'survived', elapsedMs: elapsed() };
 }
 

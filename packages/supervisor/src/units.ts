@@ -122,7 +122,10 @@ export function renderLaunchdPlist(options: LaunchdPlistOptions): string {
 
 function checkEnvName(name: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-    throw new SupervisorError('INVALID_ARGUMENT', `invalid environment variable name ${JSON.stringify(name)}`);
+    throw new SupervisorError(
+      'INVALID_ARGUMENT',
+      `invalid environment variable name ${JSON.stringify(name)}`,
+    );
   }
   return name;
 }
@@ -130,7 +133,8 @@ function checkEnvName(name: string): string {
 // systemd splits ExecStart on whitespace and expands %-specifiers and $VARS; quote and escape so a path with
 // spaces, quotes, percent or dollar signs reaches the program verbatim.
 function systemdQuote(value: string): string {
-  if (/[\n\r]/.test(value)) throw new SupervisorError('INVALID_ARGUMENT', 'unit values cannot contain newlines');
+  if (/[\n\r]/.test(value))
+    throw new SupervisorError('INVALID_ARGUMENT', 'unit values cannot contain newlines');
   const escaped = value.replaceAll('%', '%%').replaceAll('$', '$$$$');
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(escaped)) return escaped;
   return `"${escaped.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;

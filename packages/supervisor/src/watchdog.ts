@@ -53,7 +53,11 @@ export type WatchdogOptions = WatchdogSettings & {
   /** Polls the daemon's health. */
   probe: (signal: AbortSignal) => Promise<HealthOutcome>;
   /** Restarts the daemon (stop + start semantics) with the given reason. */
-  restart: (request: { reason: string; previousPid: number | undefined; signal: AbortSignal }) => Promise<RestartResult>;
+  restart: (request: {
+    reason: string;
+    previousPid: number | undefined;
+    signal: AbortSignal;
+  }) => Promise<RestartResult>;
   /** Receives one line per decision (never one per healthy poll). */
   log: (line: string) => void;
   /** Receives every state change (to persist `watchdog.state`). */
@@ -151,7 +155,11 @@ export function createWatchdog(options: WatchdogOptions): Watchdog {
   };
 
   // Returns false when the watchdog must exit (the PID file vanished during the backoff).
-  const restartDaemon = async (reason: string, pid: number | undefined, signal: AbortSignal): Promise<boolean> => {
+  const restartDaemon = async (
+    reason: string,
+    pid: number | undefined,
+    signal: AbortSignal,
+  ): Promise<boolean> => {
     pruneWindow();
     if (restarts.length >= settings.maxRestarts) {
       const until = restarts[0]! + settings.restartWindowMs;
@@ -187,12 +195,13 @@ export function createWatchdog(options: WatchdogOptions): Watchdog {
     lastRestartAt = at;
     consecutiveRestarts += 1;
     failures = 0;
+    // State first, then the log line: a reader that sees the line finds the state up to date.
+    setPhase('watching');
     if (result.ok) {
       options.log(`restart ok: new PID ${result.pid} ready in ${(result.readyMs / 1000).toFixed(1)}s`);
     } else {
       options.log(`restart failed: ${result.reason}`);
     }
-    setPhase('watching');
     return true;
   };
 

@@ -12,7 +12,10 @@ async function serve(t: TestContext, handler: Parameters<typeof createServer>[1]
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
 }
 
-const ok = { api: { state: 'running', since: '2026-05-01T10:00:00.000Z' }, gateway: { state: 'running', since: 'x' } };
+const ok = {
+  api: { state: 'running', since: '2026-05-01T10:00:00.000Z' },
+  gateway: { state: 'running', since: 'x' },
+};
 
 describe('createHealthProbe', () => {
   it('calls a 200 answer with a running api healthy', async (t) => {
@@ -28,8 +31,14 @@ describe('createHealthProbe', () => {
       } else if (req.url === '/health?big') res.end(JSON.stringify({ ...ok, pad: 'x'.repeat(70_000) }));
       else res.end('not json');
     });
-    assert.deepEqual(await createHealthProbe({ url: `${bad}?500` })(), { kind: 'unhealthy', reason: 'HTTP 500' });
-    assert.deepEqual(await createHealthProbe({ url: bad })(), { kind: 'unhealthy', reason: 'unparsable health body' });
+    assert.deepEqual(await createHealthProbe({ url: `${bad}?500` })(), {
+      kind: 'unhealthy',
+      reason: 'HTTP 500',
+    });
+    assert.deepEqual(await createHealthProbe({ url: bad })(), {
+      kind: 'unhealthy',
+      reason: 'unparsable health body',
+    });
     const big = await createHealthProbe({ url: `${bad}?big` })();
     assert.equal(big.kind, 'unhealthy');
     // A port that was just released: nothing listens there.

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { acquireLock, readLockHolder } from '../src/index.ts';
 import { spawnNode, tempDir } from './_helpers.ts';
 
@@ -83,7 +83,9 @@ describe('acquireLock', () => {
       for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
     });
     const codes = await Promise.all(
-      children.map((child) => new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))),
+      children.map(
+        (child) => new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))),
+      ),
     );
     assert.deepEqual(codes, [0, 0, 0, 0]);
     assert.equal(existsSync(file), false);

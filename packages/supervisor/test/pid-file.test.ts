@@ -36,7 +36,17 @@ describe('readPidFile', () => {
     assert.deepEqual(readPidFile(file), { kind: 'absent' });
     writeFileSync(file, '123');
     assert.deepEqual(readPidFile(file), { kind: 'pid', pid: 123 });
-    for (const bad of ['', 'abc\n', '0\n', '-5\n', '12 34\n', '4194305\n', '007\n', `${'1'.repeat(40)}\n`, '12\n\n']) {
+    for (const bad of [
+      '',
+      'abc\n',
+      '0\n',
+      '-5\n',
+      '12 34\n',
+      '4194305\n',
+      '007\n',
+      `${'1'.repeat(40)}\n`,
+      '12\n\n',
+    ]) {
       writeFileSync(file, bad);
       assert.equal(readPidFile(file).kind, 'invalid', JSON.stringify(bad));
     }

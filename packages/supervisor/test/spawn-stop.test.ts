@@ -25,7 +25,10 @@ describe('spawnDetached', () => {
     const logFile = join(dir, 'gateway.log');
     const child = await spawnDetached({
       command: process.execPath,
-      args: ['-e', 'console.log("hello from " + process.pid); console.error("to stderr"); setInterval(() => {}, 1000)'],
+      args: [
+        '-e',
+        'console.log("hello from " + process.pid); console.error("to stderr"); setInterval(() => {}, 1000)',
+      ],
       cwd: dir,
       env: { ...process.env },
       logFile,
@@ -63,7 +66,13 @@ describe('spawnDetached', () => {
     writeFileSync(join(dir, 'target'), '');
     symlinkSync(join(dir, 'target'), join(dir, 'link.log'));
     await assert.rejects(
-      spawnDetached({ command: process.execPath, args: [], cwd: dir, env: {}, logFile: join(dir, 'link.log') }),
+      spawnDetached({
+        command: process.execPath,
+        args: [],
+        cwd: dir,
+        env: {},
+        logFile: join(dir, 'link.log'),
+      }),
       (e) => isSupervisorError(e, 'NOT_A_FILE'),
     );
     await assert.rejects(

@@ -42,22 +42,39 @@ describe('renderSystemdUnit', () => {
       execStart: ['/opt/my node/bin/node', '/opt/dc 100%/bin/defenseclaw-gateway.js', 'run'],
       environment: { DEFENSECLAW_HOME: '/srv/dc $x' },
     });
-    assert.match(text, /^ExecStart="\/opt\/my node\/bin\/node" "\/opt\/dc 100%%\/bin\/defenseclaw-gateway.js" run$/m);
+    assert.match(
+      text,
+      /^ExecStart="\/opt\/my node\/bin\/node" "\/opt\/dc 100%%\/bin\/defenseclaw-gateway.js" run$/m,
+    );
     assert.match(text, /^Environment="DEFENSECLAW_HOME=\/srv\/dc \$\$x"$/m);
-    assert.throws(() => renderSystemdUnit({ execStart: ['relative', 'run'] }), (e) => isSupervisorError(e, 'INVALID_ARGUMENT'));
-    assert.throws(() => renderSystemdUnit({ execStart: ['/bin/x\nExecStartPre=/bin/evil'] }), (e) => isSupervisorError(e));
+    assert.throws(
+      () => renderSystemdUnit({ execStart: ['relative', 'run'] }),
+      (e) => isSupervisorError(e, 'INVALID_ARGUMENT'),
+    );
+    assert.throws(
+      () => renderSystemdUnit({ execStart: ['/bin/x\nExecStartPre=/bin/evil'] }),
+      (e) => isSupervisorError(e),
+    );
   });
 
-  it('passes systemd-analyze verify', { skip: has('systemd-analyze') ? false : 'systemd-analyze is not installed (apt-get install systemd)' }, (t) => {
+  it('passes systemd-analyze verify', {
+    skip: has('systemd-analyze') ? false : 'systemd-analyze is not installed (apt-get install systemd)',
+  }, (t) => {
     const dir = tempDir(t);
     const bin = join(dir, 'defenseclaw-gateway');
     writeFileSync(bin, '#!/bin/sh\nexit 0\n');
     chmodSync(bin, 0o755);
     const file = join(dir, 'defenseclaw-gateway@.service');
-    writeFileSync(file, renderSystemdUnit({ execStart: [bin, 'run'], environment: { DEFENSECLAW_HOME: dir } }));
+    writeFileSync(
+      file,
+      renderSystemdUnit({ execStart: [bin, 'run'], environment: { DEFENSECLAW_HOME: dir } }),
+    );
     // A template is verified through an instance; root exists everywhere.
     const instance = join(dir, 'defenseclaw-gateway@root.service');
-    writeFileSync(instance, renderSystemdUnit({ execStart: [bin, 'run'], environment: { DEFENSECLAW_HOME: dir } }));
+    writeFileSync(
+      instance,
+      renderSystemdUnit({ execStart: [bin, 'run'], environment: { DEFENSECLAW_HOME: dir } }),
+    );
     const result = spawnSync('systemd-analyze', ['verify', '--man=no', instance], { encoding: 'utf8' });
     const complaints = `${result.stdout}${result.stderr}`
       .split('\n')
@@ -76,7 +93,7 @@ describe('renderLaunchdPlist', () => {
   });
 
   it('holds the required keys with the right types', () => {
-    const keys = [...xml.matchAll(/^  <key>([^<]+)<\/key>$/gm)].map((m) => m[1]);
+    const keys = [...xml.matchAll(/^ {2}<key>([^<]+)<\/key>$/gm)].map((m) => m[1]);
     assert.deepEqual(keys, [
       'Label',
       'ProgramArguments',
@@ -89,12 +106,23 @@ describe('renderLaunchdPlist', () => {
     assert.match(xml, new RegExp(`<key>Label</key>\\n  <string>${LAUNCHD_LABEL}</string>`));
     assert.match(xml, /<key>RunAtLoad<\/key>\n {2}<true\/>/);
     assert.match(xml, /<key>KeepAlive<\/key>\n {2}<true\/>/);
-    assert.match(xml, /<array>\n {4}<string>\/usr\/local\/bin\/defenseclaw-gateway<\/string>\n {4}<string>run<\/string>\n {2}<\/array>/);
+    assert.match(
+      xml,
+      /<array>\n {4}<string>\/usr\/local\/bin\/defenseclaw-gateway<\/string>\n {4}<string>run<\/string>\n {2}<\/array>/,
+    );
     assert.match(xml, /<string>\/Users\/a\/dc &amp; &lt;co&gt;<\/string>/);
-    assert.doesNotMatch(renderLaunchdPlist({ programArguments: ['/x', 'run'], stdoutPath: '/o', stderrPath: '/e' }), /EnvironmentVariables/);
+    assert.doesNotMatch(
+      renderLaunchdPlist({ programArguments: ['/x', 'run'], stdoutPath: '/o', stderrPath: '/e' }),
+      /EnvironmentVariables/,
+    );
   });
 
-  it('is well-formed XML', { skip: has('xmllint') || has('plutil') || has('python3') ? false : 'no XML checker (xmllint, plutil or python3)' }, (t) => {
+  it('is well-formed XML', {
+    skip:
+      has('xmllint') || has('plutil') || has('python3')
+        ? false
+        : 'no XML checker (xmllint, plutil or python3)',
+  }, (t) => {
     const file = join(tempDir(t), `${LAUNCHD_LABEL}.plist`);
     writeFileSync(file, xml);
     if (has('plutil')) {

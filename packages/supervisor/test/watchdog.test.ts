@@ -57,14 +57,25 @@ async function simulate(script: Script, extra: Partial<WatchdogOptions> = {}) {
     ...extra,
   });
   const exit = await dog.run(controller.signal);
-  return { exit, lines, states, restarts, sleeps, state: dog.state, start: Date.parse('2026-05-01T10:00:00.000Z') };
+  return {
+    exit,
+    lines,
+    states,
+    restarts,
+    sleeps,
+    state: dog.state,
+    start: Date.parse('2026-05-01T10:00:00.000Z'),
+  };
 }
 
 const refused: HealthOutcome = { kind: 'unhealthy', reason: 'connect ECONNREFUSED' };
 
 describe('createWatchdog', () => {
   it('polls quietly while healthy and exits when the PID file disappears', async () => {
-    const run = await simulate({ polls: 10, target: (n) => (n < 5 ? { state: 'alive', pid: 100 } : { state: 'absent' }) });
+    const run = await simulate({
+      polls: 10,
+      target: (n) => (n < 5 ? { state: 'alive', pid: 100 } : { state: 'absent' }),
+    });
     assert.deepEqual(run.exit, { reason: 'pid_file_removed' });
     assert.deepEqual(run.lines, ['gateway.pid removed — daemon stopped intentionally; watchdog exiting']);
     assert.deepEqual(run.sleeps, [10_000, 10_000, 10_000, 10_000, 10_000]);
@@ -72,7 +83,10 @@ describe('createWatchdog', () => {
   });
 
   it('restarts after the configured number of consecutive failures, logging each decision', async () => {
-    const run = await simulate({ polls: 6, health: (n) => (n >= 2 && n <= 4 ? refused : { kind: 'healthy' }) });
+    const run = await simulate({
+      polls: 6,
+      health: (n) => (n >= 2 && n <= 4 ? refused : { kind: 'healthy' }),
+    });
     assert.equal(run.restarts.length, 1);
     assert.equal(run.restarts[0]!.reason, 'watchdog: 3 consecutive health failures (connect ECONNREFUSED)');
     assert.equal(run.restarts[0]!.previousPid, 100);
@@ -100,7 +114,10 @@ describe('createWatchdog', () => {
   it('restarts a dead daemon at once', async () => {
     const run = await simulate({
       polls: 3,
-      target: (n) => (n === 2 ? { state: 'dead', pid: 100, reason: 'PID 100 is not running' } : { state: 'alive', pid: 100 }),
+      target: (n) =>
+        n === 2
+          ? { state: 'dead', pid: 100, reason: 'PID 100 is not running' }
+          : { state: 'alive', pid: 100 },
     });
     assert.equal(run.restarts.length, 1);
     assert.equal(run.restarts[0]!.reason, 'watchdog: PID 100 is not running');
@@ -109,17 +126,25 @@ describe('createWatchdog', () => {
 
   it('backs off 0, 5, 15, 45 s between consecutive restarts', async () => {
     const run = await simulate({ polls: 8, target: () => ({ state: 'dead', pid: 100, reason: 'gone' }) });
-    const gaps = run.restarts.slice(0, 4).map((r, i) => r.at - (i === 0 ? run.start : run.restarts[i - 1]!.at));
+    const gaps = run.restarts
+      .slice(0, 4)
+      .map((r, i) => r.at - (i === 0 ? run.start : run.restarts[i - 1]!.at));
     assert.deepEqual(gaps, [10_000, 15_000, 25_000, 55_000]);
     assert.ok(run.lines.includes('backing off 5s before restart 2'));
   });
 
   it('pauses after max_restarts in the window, keeps polling, and resumes when the window allows', async () => {
     const run = await simulate(
-      { polls: 40, target: () => ({ state: 'dead', pid: 100, reason: 'gone' }), restart: () => ({ ok: false, reason: 'exited 3' }) },
+      {
+        polls: 40,
+        target: () => ({ state: 'dead', pid: 100, reason: 'gone' }),
+        restart: () => ({ ok: false, reason: 'exited 3' }),
+      },
       { maxRestarts: 2, restartWindowMs: 120_000, backoffMs: [0] },
     );
-    const pause = run.lines.filter((l) => l.startsWith('restart limit reached: 2 restarts in 120s; pausing restarts until '));
+    const pause = run.lines.filter((l) =>
+      l.startsWith('restart limit reached: 2 restarts in 120s; pausing restarts until '),
+    );
     assert.ok(pause.length >= 1);
     assert.ok(run.lines.includes('restart failed: exited 3'));
     assert.ok(run.lines.includes('restart limit window passed; restarts enabled again'));
@@ -133,7 +158,10 @@ describe('createWatchdog', () => {
   it('counts an internal gateway error only after the grace period', async () => {
     const since = Date.parse('2026-05-01T10:00:00.000Z');
     const run = await simulate(
-      { polls: 9, health: () => ({ kind: 'gateway_internal_error', sinceMs: since, reason: 'gateway: stalled' }) },
+      {
+        polls: 9,
+        health: () => ({ kind: 'gateway_internal_error', sinceMs: since, reason: 'gateway: stalled' }),
+      },
       { gatewayErrorGraceMs: 50_000 },
     );
     // Polls at 10…40 s are within the grace; 50, 60, 70 s are failures 1–3.

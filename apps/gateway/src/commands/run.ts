@@ -8,6 +8,7 @@ import { createAppLogger } from '../logger.ts';
 import { isBindError } from '../sidecar/http.ts';
 import { APP_VERSION } from '../version-info.ts';
 import { type GlobalFlags, globalArgs, wantsColor } from './_global-args.ts';
+import { daemonPidFileOnExit, refuseSecondDaemon } from './_run-pid.ts';
 
 /** `run`: the foreground daemon (no detach, no PID file, logs on stderr). */
 export default defineCommand({
@@ -33,6 +34,8 @@ export async function runForeground(flags: GlobalFlags): Promise<void> {
   const fromEnvFile = loadEnvFile(envFile);
   const configPath = resolveConfigPath({ config: flags.config, dataDir });
   const loaded = loadConfig({ dataDir, configPath });
+  // A second daemon for the same data dir would fight over the ports and the audit DB (spec 20 §2.6).
+  await refuseSecondDaemon(dataDir);
   const { config } = loaded;
 
   const logger = createAppLogger({
@@ -118,4 +121,6 @@ export async function runForeground(flags: GlobalFlags): Promise<void> {
   });
   log.info(`${signal} received; shutting down`);
   await sidecar.close();
+  // A detached daemon removes its own PID file on a clean stop: the watchdog reads that as an intended stop.
+  daemonPidFileOnExit(dataDir);
 }

@@ -128,7 +128,10 @@ export function upstreamUrl(provider: ProviderEntry, endpoint: Endpoint): string
 }
 
 /** Lists providers for the REST API: names of key variables and whether they resolve, never their values. */
-export function providerViews(registry: ProviderRegistry, env: (name: string) => string | undefined): ProviderView[] {
+export function providerViews(
+  registry: ProviderRegistry,
+  env: (name: string) => string | undefined,
+): ProviderView[] {
   return [...registry.providers.values()].map((p) => ({
     name: p.name,
     base_url: `${p.origin}${p.basePath}`,

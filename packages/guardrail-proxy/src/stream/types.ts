@@ -52,6 +52,10 @@ export type StreamTextScanner = {
   finish(): Verdict;
   /** Characters scanned so far (overlap included), for the O(n) bound. */
   readonly scannedChars: number;
+  /** Scans the pending text now when the scanner's O(n) budget allows (a hold-back release needs it); returns the verdict so far. */
+  flush?(): Verdict;
+  /** Characters of text the verdict so far covers; without it, text held back by `holdbackChars` waits for `finish()`. */
+  readonly scannedTo?: number;
 };
 
 /** Options of `createStreamGuard`. */
@@ -75,6 +79,12 @@ export type StreamGuardOptions = {
   sink: StreamSink;
   /** Called once when the guard decides to block, so the routes abort the upstream request. */
   onBlock?: (verdict: Verdict) => void;
+  /**
+   * `policy.fail_mode` for scanner failures (a verdict with `error`) in action mode: `closed` cuts the stream, `open`
+   * delivers it (the verdict still records the error). Observe mode always fails open (spec 30 §B7).
+   * @default 'closed'
+   */
+  failMode?: 'closed' | 'open';
 };
 
 /** How a guarded stream ended. */
