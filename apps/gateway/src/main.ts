@@ -10,7 +10,10 @@ type AnyCommand = CommandDef<ArgsDef>;
 /** The subcommands this build ships, loaded on demand so `--help` and `version` never load the sidecar. */
 export const subCommands: Readonly<Record<string, () => Promise<AnyCommand>>> = {
   _watchdog: () => import('./commands/watchdog.ts').then((m) => m.default as unknown as AnyCommand),
+  alerts: () => import('./commands/alerts.ts').then((m) => m.default as unknown as AnyCommand),
+  doctor: () => import('./commands/doctor.ts').then((m) => m.default as unknown as AnyCommand),
   init: () => import('./commands/init.ts').then((m) => m.default as unknown as AnyCommand),
+  policy: () => import('./commands/policy.ts').then((m) => m.default as unknown as AnyCommand),
   restart: () => import('./commands/restart.ts').then((m) => m.default as unknown as AnyCommand),
   run: () => import('./commands/run.ts').then((m) => m.default as unknown as AnyCommand),
   status: () => import('./commands/status.ts').then((m) => m.default as unknown as AnyCommand),

@@ -113,7 +113,9 @@ describe('the guardrail proxy in front of a real OpenClaw 2026.9.6 agent', { ski
       const final = finals.find((f) => f.sessionKey === key);
       if (final !== undefined) return final;
       if (performance.now() > deadline)
-        assert.fail(`no final chat message for ${key} within 90 s\n--- sidecar ---\n${sidecar?.output() ?? ''}`);
+        assert.fail(
+          `no final chat message for ${key} within 90 s\n--- sidecar ---\n${sidecar?.output() ?? ''}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   };
@@ -219,7 +221,11 @@ describe('the guardrail proxy in front of a real OpenClaw 2026.9.6 agent', { ski
     const masterKey = providerInOpenClaw().apiKey;
     for (const call of calls) {
       assert.ok(!JSON.stringify(call.headers).includes(masterKey), 'the master key is never forwarded');
-      assert.equal(call.headers.authorization, 'Bearer sk-fake-local-harness', 'the upstream key comes from .env');
+      assert.equal(
+        call.headers.authorization,
+        'Bearer sk-fake-local-harness',
+        'the upstream key comes from .env',
+      );
     }
     const event = await pollAudit(
       'proxy.request',

@@ -17,7 +17,11 @@ function tempHome(t: TestContext): string {
   return dir;
 }
 
-function cli(args: string[], env: Record<string, string>, as?: { uid: number; gid: number }): Promise<Result> {
+function cli(
+  args: string[],
+  env: Record<string, string>,
+  as?: { uid: number; gid: number },
+): Promise<Result> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: cleanEnv({ PATH, ...env }),
@@ -65,7 +69,9 @@ describe('service install --print', () => {
     const plain = await cli(['service', 'install', '--systemd', '--print'], { HOME: home });
     assert.equal(plain.code, 0, plain.stderr);
     assert.equal(plain.stdout, goldenUnit(undefined));
-    const custom = await cli(['service', 'install', '--systemd', '--print', '--home', join(home, 'dc')], { HOME: home });
+    const custom = await cli(['service', 'install', '--systemd', '--print', '--home', join(home, 'dc')], {
+      HOME: home,
+    });
     assert.equal(custom.stdout, goldenUnit(join(home, 'dc')));
   });
 
@@ -107,7 +113,10 @@ describe('service install --print', () => {
   it('exits 2 without exactly one of --systemd and --launchd', async (t) => {
     const home = tempHome(t);
     assert.equal((await cli(['service', 'install', '--print'], { HOME: home })).code, 2);
-    assert.equal((await cli(['service', 'install', '--systemd', '--launchd', '--print'], { HOME: home })).code, 2);
+    assert.equal(
+      (await cli(['service', 'install', '--systemd', '--launchd', '--print'], { HOME: home })).code,
+      2,
+    );
   });
 });
 
@@ -120,7 +129,10 @@ describe('service install --systemd', { skip: process.platform === 'linux' ? fal
     const file = join(units, 'defenseclaw-gateway@.service');
     assert.equal(readFileSync(file, 'utf8'), goldenUnit(undefined));
     assert.equal(statSync(file).mode & 0o777, 0o644);
-    assert.match(installed.stdout, /^Enable it with: sudo systemctl enable --now defenseclaw-gateway@\S+\.service$/m);
+    assert.match(
+      installed.stdout,
+      /^Enable it with: sudo systemctl enable --now defenseclaw-gateway@\S+\.service$/m,
+    );
 
     const removed = await cli(['service', 'uninstall', '--systemd', '--unit-dir', units], { HOME: home });
     assert.equal(removed.code, 0, removed.stderr);
@@ -131,16 +143,25 @@ describe('service install --systemd', { skip: process.platform === 'linux' ? fal
   });
 
   it('renders a unit systemd-analyze verify accepts', {
-    skip: spawnSync('sh', ['-c', 'command -v systemd-analyze']).status === 0 ? false : 'systemd-analyze not installed (apt-get install systemd)',
+    skip:
+      spawnSync('sh', ['-c', 'command -v systemd-analyze']).status === 0
+        ? false
+        : 'systemd-analyze not installed (apt-get install systemd)',
   }, async (t) => {
     const home = tempHome(t);
-    const printed = await cli(['service', 'install', '--systemd', '--print', '--home', join(home, 'dc')], { HOME: home });
+    const printed = await cli(['service', 'install', '--systemd', '--print', '--home', join(home, 'dc')], {
+      HOME: home,
+    });
     // Verify through an instance of the template (root exists everywhere).
     const instance = join(home, 'defenseclaw-gateway@root.service');
     writeFileSync(instance, printed.stdout);
     const result = spawnSync('systemd-analyze', ['verify', '--man=no', instance], { encoding: 'utf8' });
     const output = `${result.stdout}${result.stderr}`;
-    assert.deepEqual(output.split('\n').filter((line) => line.includes('defenseclaw-gateway@')), [], output);
+    assert.deepEqual(
+      output.split('\n').filter((line) => line.includes('defenseclaw-gateway@')),
+      [],
+      output,
+    );
     assert.equal(result.status, 0, output);
   });
 
@@ -153,7 +174,10 @@ describe('service install --systemd', { skip: process.platform === 'linux' ? fal
     const asNobody = process.getuid!() === 0 ? { uid: 65534, gid: 65534 } : undefined;
     const result = await cli(['service', 'install', '--systemd'], { HOME: home }, asNobody);
     assert.equal(result.code, 1, result.stderr);
-    assert.equal(result.stderr, 'writing /etc/systemd/system requires root: re-run with sudo, or use --print\n');
+    assert.equal(
+      result.stderr,
+      'writing /etc/systemd/system requires root: re-run with sudo, or use --print\n',
+    );
     assert.equal(existsSync('/etc/systemd/system/defenseclaw-gateway@.service'), before);
   });
 

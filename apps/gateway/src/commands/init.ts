@@ -77,7 +77,8 @@ export async function initCommand(flags: InitFlags): Promise<void> {
   report(configResult.step);
   const envFile = join(ctx.dataDir, '.env');
   loadEnvFile(envFile);
-  const config = configResult.config ?? defaultConfig();
+  // With an invalid config.yaml the remaining steps use the defaults, resolved against the data dir.
+  const config = configResult.config ?? resolvedDefaults(ctx);
 
   report(await deviceKey(ctx, config));
   for (const step of secrets(ctx, config, envFile)) report(step);
@@ -116,6 +117,15 @@ export function defaultConfigText(): string {
 }
 
 // --- internal ---
+
+function resolvedDefaults(ctx: LifecycleContext): Config {
+  const config = defaultConfig();
+  return {
+    ...config,
+    gateway: { ...config.gateway, device_key_file: join(ctx.dataDir, 'device.key') },
+    audit: { ...config.audit, path: join(ctx.dataDir, 'audit.db') },
+  };
+}
 
 function writeConfig(
   ctx: LifecycleContext,
@@ -181,7 +191,11 @@ function secrets(ctx: LifecycleContext, config: Config, envFile: string): InitSt
     const steps: InitStep[] = [];
     steps.push(
       result.generated.includes(tokenEnv)
-        ? { step: 'api_token', status: 'ok', message: `API token written to ${ctx.show(envFile)} (${tokenEnv})` }
+        ? {
+            step: 'api_token',
+            status: 'ok',
+            message: `API token written to ${ctx.show(envFile)} (${tokenEnv})`,
+          }
         : result.apiToken === undefined
           ? { step: 'api_token', status: 'fail', message: result.warnings.join('; ') || `no ${tokenEnv}` }
           : { step: 'api_token', status: 'skip', message: `API token already set (${tokenEnv})` },
@@ -193,11 +207,17 @@ function secrets(ctx: LifecycleContext, config: Config, envFile: string): InitSt
             status: 'ok',
             message: `evidence key written to ${ctx.show(envFile)} (DEFENSECLAW_EVIDENCE_KEY)`,
           }
-        : { step: 'evidence_key', status: 'skip', message: 'evidence key already set (DEFENSECLAW_EVIDENCE_KEY)' },
+        : {
+            step: 'evidence_key',
+            status: 'skip',
+            message: 'evidence key already set (DEFENSECLAW_EVIDENCE_KEY)',
+          },
     );
     return steps;
   } catch (error) {
-    return [{ step: 'api_token', status: 'fail', message: error instanceof Error ? error.message : String(error) }];
+    return [
+      { step: 'api_token', status: 'fail', message: error instanceof Error ? error.message : String(error) },
+    ];
   }
 }
 
@@ -241,7 +261,11 @@ async function auditDb(ctx: LifecycleContext, config: Config): Promise<InitStep>
   const existed = existsSync(path);
   // A running daemon owns the DB: a second writer would reset its clean-shutdown marker.
   if (existed && (await checkPidFile(ctx, 'daemon', () => {})).status !== 'none') {
-    return { step: 'audit_db', status: 'skip', message: `audit DB ${ctx.show(path)} is in use by the running daemon` };
+    return {
+      step: 'audit_db',
+      status: 'skip',
+      message: `audit DB ${ctx.show(path)} is in use by the running daemon`,
+    };
   }
   try {
     const { openAuditStore } = await import('@defenseclaw/audit-store');

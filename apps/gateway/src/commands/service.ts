@@ -19,7 +19,14 @@ import { createOutput, type Output } from './_output.ts';
 export const SYSTEMD_UNIT_DIR = '/etc/systemd/system';
 
 /** Directories systemd and launchd put on a service's PATH; a Node outside them is named explicitly. */
-export const SERVICE_PATH_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+export const SERVICE_PATH_DIRS = [
+  '/usr/local/sbin',
+  '/usr/local/bin',
+  '/usr/sbin',
+  '/usr/bin',
+  '/sbin',
+  '/bin',
+];
 
 /** Flags of `service install` and `service uninstall`. */
 export type ServiceFlags = GlobalFlags & {
@@ -50,7 +57,10 @@ const serviceArgs = {
 } as const satisfies ArgsDef;
 
 const install = defineCommand({
-  meta: { name: 'install', description: 'Install the on-boot unit (--systemd or --launchd; --print to preview)' },
+  meta: {
+    name: 'install',
+    description: 'Install the on-boot unit (--systemd or --launchd; --print to preview)',
+  },
   args: serviceArgs,
   async run({ args }) {
     await serviceCommand('install', args);
@@ -67,7 +77,10 @@ const uninstall = defineCommand({
 
 /** `service install|uninstall --systemd|--launchd [--print] [--enable]` (spec 20 §2.9). */
 export default defineCommand({
-  meta: { name: 'service', description: 'Install or remove the systemd / launchd unit (service install --systemd)' },
+  meta: {
+    name: 'service',
+    description: 'Install or remove the systemd / launchd unit (service install --systemd)',
+  },
   args: { ...globalArgs },
   subCommands: { install, uninstall },
 });
@@ -82,7 +95,8 @@ export async function serviceCommand(action: 'install' | 'uninstall', flags: Ser
   const ctx = lifecycleContext(flags);
   const rendered = renderUnit(kind, ctx);
   if (flags.print === true) {
-    if (action === 'uninstall') throw new CliError(EXIT_CODES.USAGE, '--print applies to service install only');
+    if (action === 'uninstall')
+      throw new CliError(EXIT_CODES.USAGE, '--print applies to service install only');
     out.write(rendered.text);
     return;
   }
@@ -98,7 +112,10 @@ export async function serviceCommand(action: 'install' | 'uninstall', flags: Ser
 }
 
 /** The unit text and the command it runs. */
-export function renderUnit(kind: 'systemd' | 'launchd', ctx: LifecycleContext): { text: string; command: string[] } {
+export function renderUnit(
+  kind: 'systemd' | 'launchd',
+  ctx: LifecycleContext,
+): { text: string; command: string[] } {
   const command = [...launcherCommand(), 'run'];
   const defaultHome = join(homedir(), '.defenseclaw');
   const environment: Record<string, string> =
@@ -123,7 +140,8 @@ export function launcherCommand(env: NodeJS.ProcessEnv = process.env): string[] 
   const onPath = findOnPath('defenseclaw-gateway', env.PATH ?? '');
   const entry = process.argv[1];
   const launcher = onPath ?? (entry === undefined ? undefined : isAbsolute(entry) ? entry : resolve(entry));
-  if (launcher === undefined) throw new CliError(EXIT_CODES.RUNTIME, 'cannot find the defenseclaw-gateway launcher');
+  if (launcher === undefined)
+    throw new CliError(EXIT_CODES.RUNTIME, 'cannot find the defenseclaw-gateway launcher');
   const nodeDir = dirname(process.execPath);
   const isScript = launcher.endsWith('.js') || launcher.endsWith('.mjs');
   return isScript || !SERVICE_PATH_DIRS.includes(nodeDir) ? [process.execPath, launcher] : [launcher];
@@ -147,10 +165,7 @@ async function systemd(
   // systemctl is only called for the real unit directory on a host booted with systemd.
   const systemctl = real && existsSync('/run/systemd/system') && hasProgram('systemctl');
   if (!canWrite(dir)) {
-    throw new CliError(
-      EXIT_CODES.RUNTIME,
-      `writing ${dir} requires root: re-run with sudo, or use --print`,
-    );
+    throw new CliError(EXIT_CODES.RUNTIME, `writing ${dir} requires root: re-run with sudo, or use --print`);
   }
   if (action === 'install') {
     await warnDetached(ctx, out);
@@ -158,7 +173,10 @@ async function systemd(
     writeTextFileAtomic(file, text, 0o644);
     out.out(`✔ wrote ${file}`);
     if (systemctl) run(out, 'systemctl', ['daemon-reload']);
-    else out.out(`• systemctl daemon-reload skipped (${real ? 'systemd is not running here' : `custom unit dir ${dir}`})`);
+    else
+      out.out(
+        `• systemctl daemon-reload skipped (${real ? 'systemd is not running here' : `custom unit dir ${dir}`})`,
+      );
     if (flags.enable === true && systemctl) run(out, 'systemctl', ['enable', '--now', instance]);
     else out.out(`Enable it with: sudo systemctl enable --now ${instance}`);
     return;

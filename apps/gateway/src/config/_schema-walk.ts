@@ -2,7 +2,25 @@ import type * as v from 'valibot';
 
 // Introspection of the composed valibot schema: which keys exist under a path, and every known path.
 
-type AnySchema = v.GenericSchema & { type: string; wrapped?: AnySchema; entries?: Record<string, AnySchema> };
+type AnySchema = v.GenericSchema & {
+  type: string;
+  wrapped?: AnySchema;
+  entries?: Record<string, AnySchema>;
+  /** The value schema of a `v.record` (any key). */
+  value?: AnySchema;
+};
+
+/** The schema node at `path`, stepping through `v.record` values for any key; undefined when unknown. */
+function nodeAt(schema: v.GenericSchema, path: readonly string[]): AnySchema | undefined {
+  let current: AnySchema | undefined = unwrap(schema as AnySchema);
+  for (const segment of path) {
+    const child: AnySchema | undefined =
+      current?.type === 'record' ? current.value : current?.entries?.[segment];
+    if (child === undefined) return undefined;
+    current = unwrap(child);
+  }
+  return current;
+}
 
 function unwrap(schema: AnySchema): AnySchema {
   let current = schema;
@@ -12,12 +30,7 @@ function unwrap(schema: AnySchema): AnySchema {
 
 /** The keys a mapping accepts at `path`, or undefined when `path` is a leaf or unknown. */
 export function keysAt(schema: v.GenericSchema, path: readonly string[]): string[] | undefined {
-  let current: AnySchema | undefined = unwrap(schema as AnySchema);
-  for (const segment of path) {
-    const child: AnySchema | undefined = current?.entries?.[segment];
-    if (child === undefined) return undefined;
-    current = unwrap(child);
-  }
+  const current = nodeAt(schema, path);
   return current?.type === 'strict_object' && current.entries ? Object.keys(current.entries) : undefined;
 }
 
@@ -58,8 +71,13 @@ export function matchPath(
 
 /** Every key of `input` the schema does not know, as paths (valibot's strict objects stop at the first one). */
 export function unknownKeyPaths(schema: v.GenericSchema, input: unknown, prefix: string[] = []): string[][] {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return [];
+  // A record (e.g. `guardrail.providers`) takes any key; its values are checked like any mapping.
+  if (nodeAt(schema, prefix)?.type === 'record') {
+    return Object.entries(input).flatMap(([key, value]) => unknownKeyPaths(schema, value, [...prefix, key]));
+  }
   const keys = keysAt(schema, prefix);
-  if (keys === undefined || typeof input !== 'object' || input === null || Array.isArray(input)) return [];
+  if (keys === undefined) return [];
   const out: string[][] = [];
   for (const [key, value] of Object.entries(input)) {
     if (!keys.includes(key)) out.push([...prefix, key]);

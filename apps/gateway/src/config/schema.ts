@@ -1,3 +1,4 @@
+import { GUARDRAIL_PROXY_CONFIG_ENTRIES } from '@defenseclaw/guardrail-proxy';
 import { LANES, PolicyConfigSchema, SEVERITIES } from '@defenseclaw/policy';
 import * as v from 'valibot';
 import {
@@ -89,6 +90,8 @@ export const ConfigSchema = v.strictObject(
       mode: oneOf(MODES, 'observe'),
       master_key_env: envName('DEFENSECLAW_MASTER_KEY'),
       block_message: str('[DefenseClaw] Blocked: {reason}. Ref {ref}.'),
+      // Spec 30 §B's own keys (providers, aliases, limits, stream tuning), validated by the proxy package.
+      ...GUARDRAIL_PROXY_CONFIG_ENTRIES,
     }),
     policy: section({
       mode: oneOf(MODES, 'action'),

@@ -100,6 +100,38 @@ export function ensureSidecarSecrets(options: SidecarSecretsOptions): SidecarSec
   return { evidenceKey, apiToken, generated, warnings };
 }
 
+/** The result of `ensureMasterKey`: the key (undefined when none could be set), whether it was generated now. */
+export type MasterKeyResult = { value: string | undefined; generated: boolean; warnings: string[] };
+
+/**
+ * Returns the guardrail proxy's master key (`sk-dc-` + 64 hex, spec 30 §B2) from `$<name>`, generating one into
+ * `.env` when it is unset, like the API token. A failed write leaves no key: the proxy then answers 401 and its
+ * health entry says why.
+ */
+export function ensureMasterKey(options: {
+  envFile: string;
+  name: string;
+  env?: NodeJS.ProcessEnv;
+  random?: (bytes: number) => Buffer;
+}): MasterKeyResult {
+  const env = options.env ?? process.env;
+  const existing = nonEmpty(env[options.name]);
+  if (existing !== undefined) return { value: existing, generated: false, warnings: [] };
+  const value = `sk-dc-${(options.random ?? randomBytes)(32).toString('hex')}`;
+  try {
+    writeEnvVar(options.envFile, options.name, value);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    return {
+      value: undefined,
+      generated: false,
+      warnings: [`cannot save a generated ${options.name} to ${displayPath(options.envFile)}: ${code}`],
+    };
+  }
+  env[options.name] = value;
+  return { value, generated: true, warnings: [] };
+}
+
 // --- internal ---
 
 function nonEmpty(value: string | undefined): string | undefined {

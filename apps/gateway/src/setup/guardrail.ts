@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { GatewayClient } from '@defenseclaw/gateway-client';
@@ -7,6 +6,7 @@ import { Document, isMap, parseDocument } from 'yaml';
 import { writeEnvVar } from '../config/env-file.ts';
 import { displayPath } from '../config/paths.ts';
 import type { Config } from '../config/schema.ts';
+import { ensureMasterKey } from '../config/secrets.ts';
 
 /** The file in the data dir that remembers what `setup guardrail` changed, so `--disable` can undo it. */
 export const SETUP_STATE_FILE = 'guardrail-setup.json';
@@ -140,13 +140,12 @@ export async function enableGuardrail(options: GuardrailSetupOptions): Promise<G
   }
 
   const masterKeyEnv = options.config.guardrail.master_key_env;
-  let masterKey = options.env[masterKeyEnv];
-  if (masterKey === undefined || masterKey.trim() === '') {
-    masterKey = `sk-dc-${randomBytes(32).toString('hex')}`;
-    writeEnvVar(options.envFile, masterKeyEnv, masterKey);
-    options.env[masterKeyEnv] = masterKey;
+  const master = ensureMasterKey({ envFile: options.envFile, name: masterKeyEnv, env: options.env });
+  if (master.value === undefined)
+    return { success: false, message: `setup guardrail: ${master.warnings.join('; ')}` };
+  const masterKey = master.value;
+  if (master.generated)
     lines.push(`generated the proxy master key ${masterKeyEnv} into ${displayPath(options.envFile)}`);
-  }
 
   const upstream = new URL(provider.baseUrl);
   const loopback = ['127.0.0.1', 'localhost', '[::1]', '::1'].includes(upstream.hostname);

@@ -2,6 +2,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type AuditStore, openAuditStore } from '@defenseclaw/audit-store';
 import { createGatewayClient, type GatewayClient, readOpenClawToken } from '@defenseclaw/gateway-client';
+import {
+  createGuardrailProxy,
+  type GuardrailProxy,
+  isGuardrailProxyError,
+} from '@defenseclaw/guardrail-proxy';
 import { createEngine, maskSecrets, type PolicyEngine } from '@defenseclaw/policy';
 import { createNormalizer } from '@defenseclaw/protocol';
 import { CliError, EXIT_CODES } from '../cli-error.ts';
@@ -9,16 +14,17 @@ import { writeEnvVar } from '../config/env-file.ts';
 import { gatewayUrl } from '../config/gateway-url.ts';
 import { displayPath } from '../config/paths.ts';
 import type { Config } from '../config/schema.ts';
-import { EVIDENCE_KEY_ENV, ensureSidecarSecrets } from '../config/secrets.ts';
+import { EVIDENCE_KEY_ENV, ensureMasterKey, ensureSidecarSecrets } from '../config/secrets.ts';
 import { describeToken, resolveGatewayToken } from '../config/token.ts';
 import type { AppLogger } from '../logger.ts';
 import { type AuditHealth, createAuditHealth } from './audit-health.ts';
 import { formatRecord } from './format-record.ts';
 import { bindGatewayHealth, type GatewayHealthBinding } from './gateway-health.ts';
 import { createHealthRegistry, type HealthRegistry, SUBSYSTEMS } from './health.ts';
-import { createHealthApp, type HttpListener, listenHttp } from './http.ts';
+import { BindError, createHealthApp, type HttpListener, listenHttp } from './http.ts';
 import { createInspectionPipeline, type InspectionPipeline, inspectionSettings } from './inspection.ts';
 import { loadSidecarPolicy } from './policy-setup.ts';
+import { proxyAuditRecord } from './proxy-audit.ts';
 import { createReloader, type ReloadOutcome, type ReloadTrigger } from './reload.ts';
 
 /** How often expired audit events are deleted (`audit.retention_days`); the first run is a minute after start. */
@@ -74,7 +80,6 @@ export type Sidecar = {
 // Subsystems of later releases: what the operator reads in `details.reason` until they arrive.
 const NOT_BUILT = {
   watcher: 'not built yet: the skill watcher arrives in a later release',
-  guardrail: 'not built yet: the LLM guardrail proxy arrives with @defenseclaw/guardrail-proxy',
   telemetry: 'not built yet: /metrics arrives with the REST API',
   splunk: 'not built yet: the Splunk HEC forwarder arrives with the audit store',
 } as const;
@@ -122,6 +127,11 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
         reportPolicy(engine, loaded.packDirs);
       }
       pipeline?.setSettings(inspectionSettings(next));
+      if (proxy !== undefined) {
+        const swapped = proxy.reloadProviders(next.guardrail);
+        if (!swapped.success)
+          log.error(`guardrail: provider registry not reloaded:\n  ${swapped.errors.join('\n  ')}`);
+      }
       store?.configure({
         capture: next.audit.capture,
         maxPayloadBytes: next.audit.max_payload_bytes,
@@ -135,6 +145,7 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
   let store: AuditStore | undefined;
   let engine: PolicyEngine | undefined;
   let pipeline: InspectionPipeline | undefined;
+  let proxy: GuardrailProxy | undefined;
   let auditHealth: AuditHealth | undefined;
   let ticker: NodeJS.Timeout | undefined;
   let offPressure: (() => void) | undefined;
@@ -155,13 +166,10 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
           : 'disabled by config (gateway.watcher.enabled: false)',
       },
     });
-    health.set('guardrail', 'disabled', {
-      details: {
-        reason: config.guardrail.enabled
-          ? NOT_BUILT.guardrail
-          : 'disabled by config (guardrail.enabled: false)',
-      },
-    });
+    if (!config.guardrail.enabled)
+      health.set('guardrail', 'disabled', {
+        details: { reason: 'disabled by config (guardrail.enabled: false)' },
+      });
     health.set('telemetry', 'disabled', {
       details: {
         reason: config.telemetry.metrics
@@ -174,10 +182,6 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
         reason: config.splunk.enabled ? NOT_BUILT.splunk : 'disabled by config (splunk.enabled: false)',
       },
     });
-    if (config.guardrail.enabled)
-      log.warn(
-        'guardrail.enabled is true, but this build has no LLM proxy; nothing listens on guardrail.port',
-      );
     if (config.splunk.enabled)
       log.warn('splunk.enabled is true, but this build has no Splunk forwarder; nothing is sent');
   };
@@ -260,6 +264,10 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
 
   const refreshHealth = () => {
     auditHealth?.refresh();
+    if (proxy !== undefined) {
+      const entry = proxy.health();
+      health.set('guardrail', entry.state, { lastError: entry.last_error, details: entry.details });
+    }
     if (pipeline === undefined || health.get('gateway').state === 'disabled') return;
     const s = pipeline.stats;
     health.patch('gateway', {
@@ -437,6 +445,7 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
       }
       health.set('api', 'running', { details: { addr: listener.address, routes: ['/health'], requests } });
       log.info(`API listening on ${listener.address}`, { routes: '/health' });
+      if (config.guardrail.enabled) await startProxy(engine, store);
       if (config.gateway.connect) {
         startClient(pipeline);
       } else {
@@ -465,7 +474,11 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
         pipeline?.close();
         // The network side gets at most half the budget; the audit drain gets what is left.
         await settleWithin(
-          Promise.allSettled([client?.close(), listener?.close(Math.floor(CLOSE_BUDGET_MS / 3))]),
+          Promise.allSettled([
+            client?.close(),
+            listener?.close(Math.floor(CLOSE_BUDGET_MS / 3)),
+            proxy?.close({ graceMs: Math.floor(CLOSE_BUDGET_MS / 3) }),
+          ]),
           Math.floor(CLOSE_BUDGET_MS / 2),
         );
         // Decisions already on their way to the store finish before the drain starts.
@@ -507,6 +520,54 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
       return config;
     },
   };
+
+  // Binds the guardrail proxy (spec 30 §B1) with the live engine; each request's record goes to the audit queue.
+  async function startProxy(current: PolicyEngine, opened: AuditStore): Promise<void> {
+    const guardrailLog = options.logger.child('guardrail');
+    const master = ensureMasterKey({ envFile, name: config.guardrail.master_key_env, env });
+    options.logger.addSecret(master.value);
+    if (master.generated)
+      log.info(`generated ${config.guardrail.master_key_env} into ${displayPath(envFile)}`);
+    for (const warning of master.warnings) log.warn(warning);
+    const fail = config.policy.fail_mode;
+    proxy = createGuardrailProxy({
+      engine: current,
+      config: config.guardrail,
+      logger: guardrailLog,
+      env: (name) => env[name],
+      ...(master.value === undefined ? {} : { masterKey: master.value }),
+      failMode: {
+        ...(fail.proxy_prompt === undefined ? {} : { proxy_prompt: fail.proxy_prompt }),
+        ...(fail.proxy_completion === undefined ? {} : { proxy_completion: fail.proxy_completion }),
+        ...(fail.proxy_tool_call === undefined ? {} : { proxy_tool_call: fail.proxy_tool_call }),
+      },
+      audit: (record) => {
+        opened.enqueue(proxyAuditRecord(record)).catch((error: unknown) =>
+          auditLog.warn('a guardrail request was not recorded', {
+            error: error instanceof Error ? error.message : String(error),
+          }),
+        );
+      },
+    });
+    try {
+      const bound = await proxy.listen();
+      guardrailLog.info(
+        `guardrail proxy listening on ${bound.address}:${bound.port} (${config.guardrail.mode} mode)`,
+      );
+    } catch (error) {
+      const cause = isGuardrailProxyError(error)
+        ? (error.cause as NodeJS.ErrnoException | undefined)
+        : undefined;
+      refreshHealth();
+      throw new BindError(
+        cause?.code ?? 'EUNKNOWN',
+        `${config.guardrail.host}:${config.guardrail.port}`,
+        'guardrail.port',
+        error,
+      );
+    }
+    refreshHealth();
+  }
 
   function recordReload(kind: string, payload: Record<string, unknown>): void {
     void store
