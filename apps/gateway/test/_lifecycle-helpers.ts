@@ -58,7 +58,8 @@ export async function createTestHome(
   };
   t.after(async () => {
     // Only processes carrying this home's markers are ours to kill; a foreign PID planted by a test is its own.
-    for (const pid of markedProcesses(real)) {
+    const leaked = markedProcesses(real);
+    for (const pid of leaked) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -67,6 +68,9 @@ export async function createTestHome(
     }
     await waitFor(() => markedProcesses(real).length === 0, 5000);
     rmSync(dir, { recursive: true, force: true });
+    // A test that ends with its daemon or watchdog still running leaked it (the kill above only tidies up).
+    if (leaked.length > 0)
+      throw new Error(`the test left processes running for ${dir}: PID ${leaked.join(', ')}`);
   });
   return home;
 }

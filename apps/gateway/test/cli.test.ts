@@ -125,10 +125,18 @@ describe('defenseclaw-gateway run', () => {
     assert.equal(health.gateway?.details?.protocol, 4);
     assert.equal(health.sandbox?.state, 'disabled');
     assert.equal(health.sandbox?.details?.reason, 'not supported in this build');
-    for (const key of ['watcher', 'guardrail', 'telemetry', 'splunk']) {
+    for (const key of ['watcher', 'guardrail', 'splunk']) {
       assert.equal(health[key]?.state, 'disabled', key);
       assert.equal(typeof health[key]?.details?.reason, 'string', key);
     }
+    assert.equal(health.telemetry?.state, 'running');
+    assert.equal(health.telemetry?.details?.metrics_path, '/metrics');
+    const metrics = await fetch(`http://127.0.0.1:${apiPort}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(
+      await metrics.text(),
+      /^defenseclaw_subsystem_state\{subsystem="gateway",state="running"\} 1$/m,
+    );
     // The audit store and the policy engine are live.
     assert.equal(health.audit?.state, 'running');
     assert.equal(health.audit?.details?.path, join(dir, 'audit.db'));

@@ -14,7 +14,7 @@ import { resolveGatewayToken } from '../config/token.ts';
 import { APP_VERSION } from '../version-info.ts';
 import { type GlobalFlags, globalArgs } from './_global-args.ts';
 import { checkPidFile, type LifecycleContext, lifecycleContext } from './_lifecycle.ts';
-import { createOutput, type Output } from './_output.ts';
+import { createOutput } from './_output.ts';
 
 /** Flags of `init`. */
 export type InitFlags = GlobalFlags & {

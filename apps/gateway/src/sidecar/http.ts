@@ -1,8 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { applyServerTimeouts } from '@defenseclaw/rest-api';
 import { createAdaptorServer } from '@hono/node-server';
-import { Hono } from 'hono';
-import type { HealthRegistry } from './health.ts';
 
 /** Why a listener could not bind; the CLI maps `EADDRINUSE` to exit code 4. */
 export class BindError extends Error {
@@ -29,25 +28,6 @@ export function isBindError(value: unknown): value is BindError {
   return value instanceof BindError;
 }
 
-/** Builds the hono app serving `GET /health` (`?strict=1` answers 503 when an enabled subsystem failed). */
-export function createHealthApp(health: HealthRegistry, hooks: { onRequest?: () => void } = {}): Hono {
-  const app = new Hono();
-  app.use(async (_c, next) => {
-    hooks.onRequest?.();
-    await next();
-  });
-  app.get('/health', (c) => {
-    const strict = c.req.query('strict');
-    const failing = strict === '1' || strict === 'true' ? health.failing() : [];
-    return c.json(health.snapshot(), failing.length > 0 ? 503 : 200);
-  });
-  app.notFound((c) =>
-    c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
-  );
-  app.onError((_error, c) => c.json({ error: { code: 'internal', message: 'internal error' } }, 500));
-  return app;
-}
-
 /** A listening HTTP server. */
 export type HttpListener = {
   /** The bound address as `host:port` (IPv6 in brackets). */
@@ -66,14 +46,20 @@ export type ListenHttpOptions = {
   configKey?: string;
 };
 
+/** Anything with a WHATWG `fetch` handler, such as a hono app. */
+export type FetchApp = { fetch: (request: Request, ...rest: never[]) => Response | Promise<Response> };
+
 /**
- * Serves a hono app on `host:port`, resolving once listening.
+ * Serves a hono app on `host:port` with the API's server timeouts, resolving once listening.
  *
  * @throws BindError when the address cannot be bound (`EADDRINUSE` for a taken port).
  */
-export async function listenHttp(app: Hono, options: ListenHttpOptions): Promise<HttpListener> {
+export async function listenHttp(app: FetchApp, options: ListenHttpOptions): Promise<HttpListener> {
   const configKey = options.configKey ?? 'gateway.api_port';
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const server = createAdaptorServer({
+    fetch: app.fetch as (request: Request) => Response | Promise<Response>,
+  }) as Server;
+  applyServerTimeouts(server);
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       server.off('listening', onListening);

@@ -17,15 +17,17 @@ import type { Config } from '../config/schema.ts';
 import { EVIDENCE_KEY_ENV, ensureMasterKey, ensureSidecarSecrets } from '../config/secrets.ts';
 import { describeToken, resolveGatewayToken } from '../config/token.ts';
 import type { AppLogger } from '../logger.ts';
+import { createSidecarApi, type SidecarApi } from './api.ts';
 import { type AuditHealth, createAuditHealth } from './audit-health.ts';
 import { formatRecord } from './format-record.ts';
 import { bindGatewayHealth, type GatewayHealthBinding } from './gateway-health.ts';
 import { createHealthRegistry, type HealthRegistry, SUBSYSTEMS } from './health.ts';
-import { BindError, createHealthApp, type HttpListener, listenHttp } from './http.ts';
+import { BindError, type HttpListener, listenHttp } from './http.ts';
 import { createInspectionPipeline, type InspectionPipeline, inspectionSettings } from './inspection.ts';
 import { loadSidecarPolicy } from './policy-setup.ts';
 import { proxyAuditRecord } from './proxy-audit.ts';
 import { createReloader, type ReloadOutcome, type ReloadTrigger } from './reload.ts';
+import { buildStatus } from './status.ts';
 
 /** How often expired audit events are deleted (`audit.retention_days`); the first run is a minute after start. */
 export const RETENTION_INTERVAL_MS = 60 * 60_000;
@@ -50,6 +52,8 @@ export type SidecarOptions = {
   configPath?: string;
   /** The variables `.env` supplied at start; a reload may rotate them. @default [] */
   envFileVars?: readonly string[];
+  /** Ends the process gracefully (`POST /admin/shutdown`); `run` sends itself SIGTERM. @default close() */
+  requestShutdown?: () => void;
 };
 
 /** The running composition of audit store, policy engine, health registry, HTTP listener and gateway client. */
@@ -80,7 +84,6 @@ export type Sidecar = {
 // Subsystems of later releases: what the operator reads in `details.reason` until they arrive.
 const NOT_BUILT = {
   watcher: 'not built yet: the skill watcher arrives in a later release',
-  telemetry: 'not built yet: /metrics arrives with the REST API',
   splunk: 'not built yet: the Splunk HEC forwarder arrives with the audit store',
 } as const;
 
@@ -146,11 +149,11 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
   let engine: PolicyEngine | undefined;
   let pipeline: InspectionPipeline | undefined;
   let proxy: GuardrailProxy | undefined;
+  let api: SidecarApi | undefined;
   let auditHealth: AuditHealth | undefined;
   let ticker: NodeJS.Timeout | undefined;
   let offPressure: (() => void) | undefined;
   let connId: string | undefined;
-  let requests = 0;
   let refreshedToken: string | undefined;
   let startedAt: number | undefined;
   // sidecar.stop pairs with a recorded sidecar.start; a start that failed half-way records neither.
@@ -170,13 +173,6 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
       health.set('guardrail', 'disabled', {
         details: { reason: 'disabled by config (guardrail.enabled: false)' },
       });
-    health.set('telemetry', 'disabled', {
-      details: {
-        reason: config.telemetry.metrics
-          ? NOT_BUILT.telemetry
-          : 'disabled by config (telemetry.metrics: false)',
-      },
-    });
     health.set('splunk', 'disabled', {
       details: {
         reason: config.splunk.enabled ? NOT_BUILT.splunk : 'disabled by config (splunk.enabled: false)',
@@ -264,6 +260,15 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
 
   const refreshHealth = () => {
     auditHealth?.refresh();
+    if (api !== undefined && health.get('api').state === 'running') {
+      const a = api.app.stats;
+      health.patch('api', {
+        requests: a.requests,
+        in_flight: a.inFlight,
+        auth_failures: a.authFailures,
+        require_token_for_reads: config.gateway.api_require_token_for_reads,
+      });
+    }
     if (proxy !== undefined) {
       const entry = proxy.health();
       health.set('guardrail', entry.state, { lastError: entry.last_error, details: entry.details });
@@ -343,6 +348,7 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
     });
     created.on('connected', ({ hello }) => {
       connId = hello.server?.connId;
+      if (api !== undefined && api.enforcer.pending > 0) void api.enforcer.flush();
     });
     created.on('disconnected', () => {
       connId = undefined;
@@ -382,7 +388,7 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
     }
   };
 
-  return {
+  const sidecar: Sidecar = {
     health,
     get address() {
       return listener?.address;
@@ -431,20 +437,46 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
               : client.resolveApproval(id, decision, callOptions),
         },
       });
-      const app = createHealthApp(health, {
-        onRequest: () => {
-          requests += 1;
-          health.patch('api', { requests });
-        },
+      api = createSidecarApi({
+        health,
+        config: () => config,
+        dataDir: options.dataDir,
+        version: options.clientVersion,
+        store,
+        engine,
+        client: () => client,
+        proxy: () => proxy,
+        env,
+        status: () => statusPayload(),
+        reload: () => sidecar.reload('api'),
+        shutdown: () => (options.requestShutdown ?? (() => void sidecar.close()))(),
+        isShuttingDown: () => closing !== undefined,
+        logger: options.logger.child('api'),
+      });
+      health.set('telemetry', config.telemetry.metrics ? 'running' : 'disabled', {
+        details: config.telemetry.metrics
+          ? { metrics_path: '/metrics', otlp: 'disabled' }
+          : { reason: 'disabled by config (telemetry.metrics: false)' },
       });
       try {
-        listener = await listenHttp(app, { host: config.gateway.api_host, port: config.gateway.api_port });
+        listener = await listenHttp(api.app, {
+          host: config.gateway.api_host,
+          port: config.gateway.api_port,
+        });
       } catch (error) {
         health.set('api', 'error', { lastError: error instanceof Error ? error.message : String(error) });
         throw error;
       }
-      health.set('api', 'running', { details: { addr: listener.address, routes: ['/health'], requests } });
-      log.info(`API listening on ${listener.address}`, { routes: '/health' });
+      health.set('api', 'running', {
+        details: {
+          addr: listener.address,
+          requests: 0,
+          in_flight: 0,
+          auth_failures: 0,
+          require_token_for_reads: config.gateway.api_require_token_for_reads,
+        },
+      });
+      log.info(`API listening on ${listener.address}`);
       if (config.guardrail.enabled) await startProxy(engine, store);
       if (config.gateway.connect) {
         startClient(pipeline);
@@ -520,6 +552,28 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
       return config;
     },
   };
+
+  const statusPayload = () =>
+    buildStatus({
+      health,
+      config,
+      dataDir: options.dataDir,
+      configPath: options.configPath ?? join(options.dataDir, 'config.yaml'),
+      version: options.clientVersion,
+      startedAt,
+      store,
+      engine,
+      client,
+      inspection: pipeline?.stats,
+      reload: {
+        configGeneration: reloader.configGeneration,
+        loadedAt: reloader.loadedAt,
+        last: reloader.last,
+      },
+      env,
+    });
+
+  return sidecar;
 
   // Binds the guardrail proxy (spec 30 §B1) with the live engine; each request's record goes to the audit queue.
   async function startProxy(current: PolicyEngine, opened: AuditStore): Promise<void> {
