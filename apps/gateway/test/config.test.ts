@@ -126,6 +126,26 @@ describe('loadConfig', () => {
     );
   });
 
+  it('validates the guardrail provider registry: SSRF-checked URLs, unknown keys inside entries, dangling aliases', () => {
+    const error = loadError(
+      [
+        'guardrail:',
+        '  providers:',
+        '    openai: { base_url: http://api.openai.com/v1, flavour: openai }',
+        '    local: { base_url: http://127.0.0.1:11434/v1, flavour: openai-chat, allow_private: true, bogus: 1 }',
+        '  aliases:',
+        '    fast: { provider: nope, model: m }',
+        '',
+      ].join('\n'),
+    );
+    assert.match(error.message, /guardrail\.providers\.openai\.base_url \(line 3\): must use https/);
+    assert.match(error.message, /guardrail\.providers\.local\.bogus \(line 4\): unknown key/);
+    assert.match(
+      error.message,
+      /guardrail\.aliases\.fast\.provider \(line 6\): names an unknown provider "nope"/,
+    );
+  });
+
   it('accepts a non-loopback host with tls', () => {
     const { dir, configPath } = dataDir('gateway:\n  host: gw.example.com\n  tls: true\n');
     assert.equal(loadConfig({ dataDir: dir, configPath, env: {} }).config.gateway.host, 'gw.example.com');

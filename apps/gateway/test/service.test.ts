@@ -40,6 +40,17 @@ function cli(
   });
 }
 
+// As root the test runs the CLI as `nobody`, which must be able to read the checkout.
+function nonRootSkipReason(): string | false {
+  if (typeof process.getuid !== 'function') return 'POSIX only';
+  if (process.getuid() !== 0) return false;
+  const probe = spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(BIN)})`], {
+    uid: 65534,
+    gid: 65534,
+  });
+  return probe.status === 0 ? false : 'running as root and user nobody cannot read the checkout';
+}
+
 function goldenUnit(environment: string | undefined): string {
   return [
     '[Unit]',
@@ -166,7 +177,7 @@ describe('service install --systemd', { skip: process.platform === 'linux' ? fal
   });
 
   it('refuses a non-root install into /etc/systemd/system with exit 1 and writes nothing', {
-    skip: typeof process.getuid !== 'function' ? 'POSIX only' : false,
+    skip: nonRootSkipReason(),
   }, async (t) => {
     const home = tempHome(t);
     chmodSync(home, 0o777);

@@ -38,6 +38,8 @@ export type ProxyState = {
   forward: ReadonlySet<string>;
   failModes: { proxy_prompt: FailMode; proxy_completion: FailMode; proxy_tool_call: FailMode };
   logger: Logger;
+  /** `policy.scan.budget_ms` for every proxy evaluation, when set. */
+  scanBudgetMs: number | undefined;
   audit: (record: ProxyAuditRecord) => void;
   now: () => number;
   seen: TtlLru<SeenEntry>;

@@ -540,6 +540,7 @@ class Run {
         finish();
       });
       source.on('data', (chunk: Buffer) => {
+        draft.bytes.response += chunk.length;
         if (guard.done) return;
         if (!guard.push(chunk)) source.pause();
       });
@@ -591,7 +592,9 @@ class Run {
     if (this.draft.session_key) meta.sessionKey = this.draft.session_key;
     if (this.draft.agent_id) meta.agentId = this.draft.agent_id;
     if (this.draft.run_id) meta.runId = this.draft.run_id;
-    return { lane: 'proxy_prompt', mode: this.mode, nowMs: this.state.now(), meta };
+    const ctx: EvalContext = { lane: 'proxy_prompt', mode: this.mode, nowMs: this.state.now(), meta };
+    if (this.state.scanBudgetMs !== undefined) ctx.budgetMs = this.state.scanBudgetMs;
+    return ctx;
   }
 
   /** Mints a block reference (remembering which prompt messages it covers) and renders the block answer. */

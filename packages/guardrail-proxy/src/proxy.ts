@@ -34,6 +34,8 @@ export type GuardrailProxyOptions = {
   clock?: () => number;
   /** The DNS resolver the connect-time SSRF guard wraps (tests inject one). @default dns.lookup */
   lookup?: LookupFunction;
+  /** Scan budget per evaluation (`policy.scan.budget_ms`); a miss is `ENGINE-BUDGET`, handled by the fail mode. */
+  scanBudgetMs?: number;
 };
 
 /** The `guardrail` entry of the health map (spec 00 "Health", spec 20 §5.2). */
@@ -132,6 +134,7 @@ export function createGuardrailProxy(options: GuardrailProxyOptions): GuardrailP
       proxy_tool_call: options.failMode?.proxy_tool_call ?? 'closed',
     },
     logger,
+    scanBudgetMs: options.scanBudgetMs,
     audit,
     now,
     seen: createTtlLru({ capacity: config.seen_cache_entries, ttlMs: DAY_MS, now }),
@@ -255,16 +258,15 @@ export function createGuardrailProxy(options: GuardrailProxyOptions): GuardrailP
       srv?.closeIdleConnections();
       if (state.openStreams.size > 0 || state.active.size > 0) {
         await new Promise<void>((resolve) => {
-          const deadline = setTimeout(resolve, graceMs);
+          const done = () => {
+            clearTimeout(deadline);
+            clearInterval(poll);
+            resolve();
+          };
+          const deadline = setTimeout(done, graceMs);
           const poll = setInterval(() => {
-            if (state.openStreams.size === 0 && state.active.size === 0) {
-              clearTimeout(deadline);
-              clearInterval(poll);
-              resolve();
-            }
+            if (state.openStreams.size === 0 && state.active.size === 0) done();
           }, 25);
-          deadline.unref?.();
-          setTimeout(() => clearInterval(poll), graceMs + 1).unref?.();
         });
       }
       for (const s of [...state.openStreams]) s.cut('the DefenseClaw proxy is shutting down');

@@ -57,7 +57,11 @@ export function createProxyApp(state: ProxyState, hooks: ProxyAppHooks): Hono<Pr
       }
       const io = webExchange(c.req.raw);
       const done = handleLlm(state, endpoint, path, io.request, io.response);
-      return Promise.race([io.webResponse, done.then(() => io.webResponse)]);
+      // A request whose client went away before any answer has no head; answer the (gone) caller with 499.
+      return Promise.race([
+        io.webResponse,
+        done.then(() => (io.response.headersSent ? io.webResponse : new Response(null, { status: 499 }))),
+      ]);
     });
   }
 

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   anthropicMessage,
   authed,
+  bundledEngine,
   chatCompletion,
   makeProxy,
   rawRequest,
@@ -359,5 +360,70 @@ describe('response-side inspection', () => {
     assert.equal(broken.headers['x-defenseclaw-blocked'], 'true');
     const flag = (JSON.parse(broken.body) as { defenseclaw: { rule_ids: string[] } }).defenseclaw;
     assert.deepEqual(flag.rule_ids, ['ENGINE-TOOLARGS-UNPARSEABLE']);
+  });
+});
+
+describe('fail modes (B7)', () => {
+  /** The real engine, except that every prompt scan fails like an engine bug. */
+  function failingPromptEngine() {
+    const real = bundledEngine();
+    return {
+      get generation() {
+        return real.generation;
+      },
+      evaluate: ((subject, ctx) => {
+        const v = real.evaluate(subject, ctx);
+        return subject.kind === 'prompt' ? { ...v, error: { code: 'ENGINE-ERROR', message: 'boom' } } : v;
+      }) as typeof real.evaluate,
+    };
+  }
+
+  it('blocks when the prompt scan fails and the lane fails closed (default)', async (t) => {
+    const up = await startFakeUpstream(t);
+    const { url, records } = await makeProxy(t, { upstream: up, engine: failingPromptEngine() });
+    const res = await rawRequest(`${url}/v1/chat/completions`, {
+      headers: authed(),
+      body: JSON.stringify(simpleRequest('chat')),
+    });
+    assert.equal(res.headers['x-defenseclaw-blocked'], 'true');
+    assert.deepEqual((JSON.parse(res.body) as { defenseclaw: { rule_ids: string[] } }).defenseclaw.rule_ids, [
+      'ENGINE-ERROR',
+    ]);
+    assert.equal(up.requests.length, 0);
+    assert.equal(records[0]!.outcome, 'blocked_request');
+  });
+
+  it('forwards with an alert and counts a fail-open when the lane fails open', async (t) => {
+    const up = await startFakeUpstream(t);
+    const { url, records, proxy } = await makeProxy(t, {
+      upstream: up,
+      engine: failingPromptEngine(),
+      failMode: { proxy_prompt: 'open' },
+    });
+    const res = await rawRequest(`${url}/v1/chat/completions`, {
+      headers: authed(),
+      body: JSON.stringify(simpleRequest('chat')),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(up.requests.length, 1);
+    assert.deepEqual(records[0]!.fail_open, [{ lane: 'proxy_prompt', reason: 'ENGINE-ERROR' }]);
+    assert.equal((records[0]!.request_verdict as { raw_action: string }).raw_action, 'alert');
+    assert.equal(proxy.stats().fail_open['proxy_prompt:ENGINE-ERROR'], 1);
+  });
+
+  it('always fails open in observe mode', async (t) => {
+    const up = await startFakeUpstream(t);
+    const { url } = await makeProxy(t, {
+      upstream: up,
+      engine: failingPromptEngine(),
+      config: { mode: 'observe' },
+    });
+    const res = await rawRequest(`${url}/v1/chat/completions`, {
+      headers: authed(),
+      body: JSON.stringify(simpleRequest('chat')),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-defenseclaw-blocked'], undefined);
+    assert.equal(up.requests.length, 1);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { describe, it } from 'node:test';
-import { authed, MASTER_KEY, makeProxy } from './_helpers.ts';
+import { authed, MASTER_KEY, makeProxy, startFakeUpstream } from './_helpers.ts';
 
 const BASE = 'http://127.0.0.1:4000';
 
@@ -210,5 +210,48 @@ describe('routes', () => {
     const body = (await res.json()) as { error: { code: string; message: string } };
     assert.equal(body.error.code, 'provider_not_configured');
     assert.match(body.error.message, /OPENAI_API_KEY/);
+  });
+
+  it('proxies through app.request() (web objects) for JSON and SSE answers', async (t) => {
+    const up = await startFakeUpstream(t);
+    const sse =
+      'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hey"},"finish_reason":null}]}\n\n' +
+      'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n' +
+      'data: [DONE]\n\n';
+    up.handle((req, res) => {
+      if (JSON.parse(req.body).stream) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(sse);
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          '{"id":"chatcmpl-w","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}',
+        );
+      }
+    });
+    const { proxy, records } = await offline(t, { upstream: up });
+    const json = await proxy.app.request(`${BASE}/v1/chat/completions`, {
+      method: 'POST',
+      headers: authed(),
+      body: chatBody(),
+    });
+    assert.equal(json.status, 200);
+    assert.equal(((await json.json()) as { id: string }).id, 'chatcmpl-w');
+    const stream = await proxy.app.request(`${BASE}/v1/chat/completions`, {
+      method: 'POST',
+      headers: authed(),
+      body: JSON.stringify({
+        model: 'openai/gpt-test',
+        stream: true,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    assert.equal(stream.status, 200);
+    assert.match(stream.headers.get('content-type') ?? '', /text\/event-stream/);
+    assert.equal(await stream.text(), sse);
+    assert.deepEqual(
+      records.map((r) => r.outcome),
+      ['ok', 'ok'],
+    );
   });
 });

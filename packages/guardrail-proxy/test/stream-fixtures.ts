@@ -35,7 +35,10 @@ export const FORMATS: readonly WireFormat[] = ['openai-chat', 'anthropic-message
 export const BLOCK_ID = 'dcblk_01HZX3K9Q7M2V8T4R6N5P0A1BC';
 
 /** An evaluation context on a proxy lane. */
-export function laneCtx(lane: 'proxy_completion' | 'proxy_tool_call', mode: 'observe' | 'action'): EvalContext {
+export function laneCtx(
+  lane: 'proxy_completion' | 'proxy_tool_call',
+  mode: 'observe' | 'action',
+): EvalContext {
   return { lane, mode, nowMs: 1_700_000_000_000, meta: { requestId: 'req-1' } };
 }
 
@@ -140,7 +143,10 @@ export function runGuard(
   if (!cuts) {
     const ends: number[] = [];
     let end = 0;
-    for (const f of parseFrames(bytes, true)) ends.push((end += f.raw.length));
+    for (const f of parseFrames(bytes, true)) {
+      end += f.raw.length;
+      ends.push(end);
+    }
     cuts = ends;
   }
   let at = 0;
@@ -156,7 +162,11 @@ export function runGuard(
 export type Part = { text: string } | { tool: { id: string; name: string; fragments: string[] } };
 
 /** Renders a recorded-style upstream stream of `format` from parts. */
-export function recordedStream(format: WireFormat, parts: readonly Part[], opts: { usage?: boolean } = {}): string {
+export function recordedStream(
+  format: WireFormat,
+  parts: readonly Part[],
+  opts: { usage?: boolean } = {},
+): string {
   switch (format) {
     case 'openai-chat':
       return openAiChatStream(parts, opts.usage ?? true);
@@ -178,7 +188,9 @@ function openAiChatStream(parts: readonly Part[], usage: boolean): string {
     else {
       const index = tools++;
       out += chunk({
-        tool_calls: [{ index, id: p.tool.id, type: 'function', function: { name: p.tool.name, arguments: '' } }],
+        tool_calls: [
+          { index, id: p.tool.id, type: 'function', function: { name: p.tool.name, arguments: '' } },
+        ],
       });
       for (const f of p.tool.fragments) out += chunk({ tool_calls: [{ index, function: { arguments: f } }] });
     }
@@ -264,7 +276,13 @@ function responsesStream(parts: readonly Part[]): string {
     if (!msg) return;
     const { index, id, text } = msg;
     const part = { type: 'output_text', text, annotations: [] };
-    out += e('response.output_text.done', { item_id: id, output_index: index, content_index: 0, text, logprobs: [] });
+    out += e('response.output_text.done', {
+      item_id: id,
+      output_index: index,
+      content_index: 0,
+      text,
+      logprobs: [],
+    });
     out += e('response.content_part.done', { item_id: id, output_index: index, content_index: 0, part });
     const item = { id, type: 'message', status: 'completed', role: 'assistant', content: [part] };
     out += e('response.output_item.done', { output_index: index, item });
@@ -307,7 +325,11 @@ function responsesStream(parts: readonly Part[]): string {
         out += e('response.function_call_arguments.delta', { item_id: id, output_index: index, delta: f });
       }
       const args = p.tool.fragments.join('');
-      out += e('response.function_call_arguments.done', { item_id: id, output_index: index, arguments: args });
+      out += e('response.function_call_arguments.done', {
+        item_id: id,
+        output_index: index,
+        arguments: args,
+      });
       const item = { ...base, status: 'completed', arguments: args };
       out += e('response.output_item.done', { output_index: index, item });
       output.push(item);
@@ -332,14 +354,17 @@ export function parseFrames(bytes: Uint8Array | string, allowPartial = false): S
   const frames: SseFrame[] = [];
   const p = createSseParser({ onFrame: (f) => frames.push(f) });
   const r = p.push(typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
-  assert.ok(r.success);
+  assert.ok(r.success, 'r.success');
   const { droppedBytes } = p.end();
   if (!allowPartial) assert.equal(droppedBytes, 0, 'no partial frame at the end');
   return frames;
 }
 
 /** Asserts that `bytes` form a valid, complete event sequence of `format`; returns the parsed payloads. */
-export function assertValidSequence(format: WireFormat, bytes: Uint8Array | string): Record<string, unknown>[] {
+export function assertValidSequence(
+  format: WireFormat,
+  bytes: Uint8Array | string,
+): Record<string, unknown>[] {
   const frames = parseFrames(bytes).filter((f) => f.data !== undefined);
   assert.ok(frames.length > 0, 'some events');
   switch (format) {
@@ -367,7 +392,10 @@ function checkOpenAiChat(frames: SseFrame[]): Record<string, unknown>[] {
       assert.equal(i, frames.length - 1, '[DONE] is last and appears once');
       return;
     }
-    const c = JSON.parse(f.data!) as Record<string, unknown> & { id?: string; choices?: { finish_reason?: string }[] };
+    const c = JSON.parse(f.data!) as Record<string, unknown> & {
+      id?: string;
+      choices?: { finish_reason?: string }[];
+    };
     payloads.push(c);
     if (c.error) return;
     assert.equal(c.object, 'chat.completion.chunk');
@@ -454,7 +482,7 @@ function checkResponses(frames: SseFrame[]): Record<string, unknown>[] {
         items[oi]!.done = true;
         break;
       case 'response.content_part.added':
-        assert.ok(items[oi] && !items[oi]!.done);
+        assert.ok(items[oi] && !items[oi]!.done, 'items[oi] && !items[oi]!.done');
         items[oi]!.parts[ci] = true;
         break;
       case 'response.content_part.done':
@@ -467,7 +495,7 @@ function checkResponses(frames: SseFrame[]): Record<string, unknown>[] {
         break;
       case 'response.function_call_arguments.delta':
       case 'response.function_call_arguments.done':
-        assert.ok(items[oi] && !items[oi]!.done);
+        assert.ok(items[oi] && !items[oi]!.done, 'items[oi] && !items[oi]!.done');
         break;
       default:
         assert.fail(`unexpected ${String(p.type)}`);
@@ -479,8 +507,35 @@ function checkResponses(frames: SseFrame[]): Record<string, unknown>[] {
   );
   const response = last.response as { output: unknown[]; id: string };
   assert.equal(response.output.length, items.length, 'the terminal response lists every item');
-  assert.ok(response.id.startsWith('resp_'));
+  assert.ok(response.id.startsWith('resp_'), 'response.id.startsWith(resp_)');
   return payloads;
+}
+
+/** Asserts two byte strings are identical, reporting the first difference (node's diff of huge strings is slow). */
+export function assertSameBytes(
+  actual: Uint8Array | string,
+  expected: Uint8Array | string,
+  message = 'bytes',
+): void {
+  const a = Buffer.from(actual);
+  const b = Buffer.from(expected);
+  if (a.equals(b)) return;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  assert.fail(
+    `${message}: differ at byte ${i} (lengths ${a.length} vs ${b.length}): ` +
+      `${JSON.stringify(a.subarray(i, i + 60).toString())} vs ${JSON.stringify(b.subarray(i, i + 60).toString())}`,
+  );
+}
+
+/** Reads a nested value from parsed JSON (undefined when any step is missing). */
+export function pick(value: unknown, ...path: (string | number)[]): unknown {
+  let cur = value;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[key];
+  }
+  return cur;
 }
 
 /** Splits text into `n` roughly equal deltas. */

@@ -337,6 +337,28 @@ describe('SSRF guard at connect time', () => {
 });
 
 describe('admission', () => {
+  it('answers 413 over the body cap on the Node path, declared or chunked, without calling upstream', async (t) => {
+    const up = await startFakeUpstream(t);
+    const { url, records } = await makeProxy(t, {
+      upstream: up,
+      config: { limits: { request_body_bytes: 4096 } },
+    });
+    const big = chat('openai/gpt-test', 'y'.repeat(10_000));
+    const declared = await rawRequest(`${url}/v1/chat/completions`, { headers: authed(), body: big });
+    assert.equal(declared.status, 413);
+    const chunked = await rawRequest(`${url}/v1/chat/completions`, {
+      headers: authed({ 'transfer-encoding': 'chunked' }),
+      body: big,
+    });
+    assert.equal(chunked.status, 413);
+    assert.equal(JSON.parse(chunked.body).error.code, 'request_too_large');
+    assert.equal(up.requests.length, 0);
+    assert.deepEqual(
+      records.map((r) => r.error_code),
+      ['request_too_large', 'request_too_large'],
+    );
+  });
+
   it('answers 503 overloaded with Retry-After over max_inflight', async (t) => {
     const up = await startFakeUpstream(t);
     let release: (() => void) | undefined;

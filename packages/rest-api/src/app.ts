@@ -277,6 +277,8 @@ function read<T>(value: Dynamic<T>): T {
 
 /** A route's class; unknown routes are `read` so that remote peers learn nothing without the token. */
 function classOf(routes: Map<string, Map<string, RouteClass>>, method: string, path: string): RouteClass {
+  // A preflight never reaches a handler (always 405, no CORS headers): nothing to authenticate.
+  if (method === 'OPTIONS') return 'open';
   const methods = routes.get(path);
   return methods?.get(method) ?? methods?.get('POST') ?? 'read';
 }

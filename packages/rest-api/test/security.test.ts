@@ -228,6 +228,13 @@ describe('CSRF and content type', () => {
     assert.equal((await errorOf(res)).code, 'method_not_allowed');
     assert.match(res.headers.get('allow') ?? '', /GET/);
     for (const name of res.headers.keys()) assert.ok(!name.startsWith('access-control-'), name);
+    // A preflight for a write route carries no credentials and still gets 405, not 401.
+    const write = await call(app, 'OPTIONS', '/api/v1/inspect/tool', {
+      token: false,
+      headers: { 'X-DefenseClaw-Client': undefined },
+    });
+    assert.equal(write.status, 405);
+    assert.equal(write.headers.get('allow'), 'POST');
   });
 });
 

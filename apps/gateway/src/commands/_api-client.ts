@@ -38,13 +38,21 @@ export async function readApiSettings(
   } catch {
     text = undefined;
   }
-  if (text !== undefined && /\bapi_(?:host|port|token_env)\b/.test(text)) {
-    const { parse } = await import('yaml');
-    try {
-      const doc = parse(text) as { gateway?: Record<string, unknown> } | null;
-      applyGateway(settings, doc?.gateway);
-    } catch {
-      // An invalid file: the defaults; `doctor` reports it.
+  const mentionsApi = text
+    ?.split('\n')
+    .some((line) => !/^[ \t]*#/.test(line) && /\bapi_(?:host|port|token_env)\b/.test(line));
+  if (text !== undefined && mentionsApi === true) {
+    const simple = scanGatewayKeys(text);
+    if (simple !== undefined) {
+      applyGateway(settings, simple);
+    } else {
+      const { parse } = await import('yaml');
+      try {
+        const doc = parse(text) as { gateway?: Record<string, unknown> } | null;
+        applyGateway(settings, doc?.gateway);
+      } catch {
+        // An invalid file: the defaults; `doctor` reports it.
+      }
     }
   }
   const overrides: Record<string, unknown> = {};
@@ -187,6 +195,48 @@ export function apiErrorMessage(response: ApiResponse): string {
     return typeof error.code === 'string' ? `${error.message} (${error.code})` : error.message;
   }
   return `HTTP ${response.status}`;
+}
+
+/**
+ * Reads `gateway.api_host`, `api_port` and `api_token_env` from a block-style config.yaml without a YAML parser
+ * (loading one costs more than the rest of `status`). Returns undefined whenever the file uses anything beyond
+ * plain `key: scalar` lines in the `gateway:` block (flow style, anchors, tags, multi-line or duplicate keys), so
+ * the caller falls back to the real parser.
+ */
+export function scanGatewayKeys(text: string): Record<string, string | number> | undefined {
+  const lines = text.split(/\r?\n/);
+  const start = lines.findIndex((line) => /^gateway[ \t]*:/.test(line));
+  if (start === -1) return {};
+  if (!/^gateway[ \t]*:[ \t]*(#.*)?$/.test(lines[start]!)) return undefined;
+  if (lines.slice(start + 1).some((line) => /^gateway[ \t]*:/.test(line))) return undefined;
+  const out: Record<string, string | number> = {};
+  let indent: string | undefined;
+  for (const line of lines.slice(start + 1)) {
+    if (/^[ \t]*(#.*)?$/.test(line)) continue;
+    const lead = /^[ \t]*/.exec(line)![0];
+    if (lead === '') break; // the next top-level key
+    indent ??= lead;
+    if (lead !== indent) continue; // deeper (watchdog:, watcher:) or odd indentation
+    const match = /^[ \t]+([A-Za-z_][\w]*)[ \t]*:[ \t]*(.*)$/.exec(line);
+    if (match === null) return undefined;
+    const key = match[1]!;
+    if (key !== 'api_host' && key !== 'api_port' && key !== 'api_token_env') continue;
+    if (key in out) return undefined;
+    const raw = match[2]!.replace(/[ \t]+#.*$/, '').trim();
+    if (raw === '' || /^[[{&*!|>%@`]/.test(raw)) return undefined;
+    const quoted = /^(['"])(.*)\1$/.exec(raw);
+    if (quoted !== null) {
+      if (quoted[2]!.includes('\\') || quoted[2]!.includes(quoted[1]!)) return undefined;
+      out[key] = quoted[2]!;
+    } else if (/^[0-9]+$/.test(raw)) {
+      out[key] = Number(raw);
+    } else if (/^[\w.:-]+$/.test(raw)) {
+      out[key] = raw;
+    } else {
+      return undefined;
+    }
+  }
+  return out;
 }
 
 // --- internal ---

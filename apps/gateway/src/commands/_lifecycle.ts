@@ -1,5 +1,4 @@
-import { realpathSync } from 'node:fs';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, resolve } from 'node:path';
 import {
   acquireLock,
   type HeldLock,
@@ -13,56 +12,15 @@ import {
   verifyProcess,
 } from '@defenseclaw/supervisor';
 import { CliError, EXIT_CODES } from '../cli-error.ts';
-import { displayPath, resolveConfigPath, resolveDataDir } from '../config/paths.ts';
-import type { GlobalFlags } from './_global-args.ts';
+import { type LifecycleContext, lifecycleContext } from './_context.ts';
+
+export { type LifecycleContext, lifecycleContext };
 
 /** How long a lifecycle command waits for `lifecycle.lock` (spec 20 §2.10). */
 export const LOCK_TIMEOUT_MS = 15_000;
 
 /** The two kinds of process the lifecycle commands manage. */
 export type Role = 'daemon' | 'watchdog';
-
-/** Where a data dir keeps its lifecycle files, and how its processes are recognised. */
-export type LifecycleContext = {
-  /** The absolute data dir as configured. */
-  dataDir: string;
-  /** The data dir's real path, carried in `DEFENSECLAW_DATA_DIR` by our processes. */
-  realDataDir: string;
-  /** The absolute config path. */
-  configPath: string;
-  pidFile: string;
-  logFile: string;
-  watchdogPidFile: string;
-  watchdogLogFile: string;
-  watchdogStateFile: string;
-  lockFile: string;
-  /** Shows a path as the CLI prints it (`~/…`). */
-  show(path: string): string;
-};
-
-/** Resolves the data dir, config path and lifecycle file paths from the global flags and environment. */
-export function lifecycleContext(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env): LifecycleContext {
-  const dataDir = resolveDataDir({ home: flags.home, env });
-  const configPath = resolveConfigPath({ config: flags.config, dataDir, env });
-  let realDataDir = dataDir;
-  try {
-    realDataDir = realpathSync(dataDir);
-  } catch {
-    // Not created yet: nothing of ours can run there.
-  }
-  return {
-    dataDir,
-    realDataDir,
-    configPath,
-    pidFile: join(dataDir, 'gateway.pid'),
-    logFile: join(dataDir, 'gateway.log'),
-    watchdogPidFile: join(dataDir, 'watchdog.pid'),
-    watchdogLogFile: join(dataDir, 'watchdog.log'),
-    watchdogStateFile: join(dataDir, 'watchdog.state'),
-    lockFile: join(dataDir, 'lifecycle.lock'),
-    show: (path) => displayPath(path),
-  };
-}
 
 /** The markers a process of `role` for this data dir carries (spec 20 §2.10). */
 export function roleMatcher(ctx: LifecycleContext, role: Role): IdentityMatcher {
@@ -96,12 +54,16 @@ export function childEnv(
   delete env.DEFENSECLAW_DAEMON;
   delete env.DEFENSECLAW_WATCHDOG;
   delete env.DEFENSECLAW_RESTART_REASON;
+  delete env.DEFENSECLAW_SUPERVISOR;
   return {
     ...env,
     DEFENSECLAW_HOME: ctx.dataDir,
     DEFENSECLAW_CONFIG: ctx.configPath,
     DEFENSECLAW_DATA_DIR: ctx.realDataDir,
-    ...(role === 'daemon' ? { DEFENSECLAW_DAEMON: '1' } : { DEFENSECLAW_WATCHDOG: '1' }),
+    // DEFENSECLAW_SUPERVISOR tells the daemon to report `runtime.supervisor: detached` on /status.
+    ...(role === 'daemon'
+      ? { DEFENSECLAW_DAEMON: '1', DEFENSECLAW_SUPERVISOR: 'detached' }
+      : { DEFENSECLAW_WATCHDOG: '1' }),
     ...extra,
   };
 }

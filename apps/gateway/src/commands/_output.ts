@@ -20,6 +20,7 @@ export type Output = {
 
 /** Creates the output of one command; colours follow `--color`/`--no-color`, `NO_COLOR` and the TTY. */
 export function createOutput(flags: GlobalFlags): Output {
+  ignoreBrokenPipe();
   const color = wantsColor(flags, process.stdout);
   const paint =
     (open: number, close: number): Paint =>
@@ -35,6 +36,19 @@ export function createOutput(flags: GlobalFlags): Output {
     dim: paint(2, 22),
     bold: paint(1, 22),
   };
+}
+
+let pipeGuarded = false;
+
+// `status | head -3` closes the pipe early: stop writing quietly instead of crashing on EPIPE.
+function ignoreBrokenPipe(): void {
+  if (pipeGuarded) return;
+  pipeGuarded = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
 }
 
 /** An output that prints nothing (the watchdog logs its decisions instead). */

@@ -1,4 +1,4 @@
-import { readJsonFile } from '@defenseclaw/supervisor';
+import { readFileSync } from 'node:fs';
 import { defineCommand } from 'citty';
 import { CliError, EXIT_CODES } from '../cli-error.ts';
 import {
@@ -10,11 +10,12 @@ import {
   readApiSettings,
   readApiToken,
 } from './_api-client.ts';
+import { type LifecycleContext, lifecycleContext } from './_context.ts';
 import { type GlobalFlags, globalArgs } from './_global-args.ts';
-import { checkPidFile, type LifecycleContext, lifecycleContext } from './_lifecycle.ts';
 import { createOutput, type Output } from './_output.ts';
 
-// Kept free of the config schema, the sidecar, the policy engine and SQLite: `status` must answer fast.
+// Kept free of the config schema, the sidecar, the policy engine and SQLite, and it loads the supervisor only off the
+// happy path: `status` must answer fast.
 
 /** Flags of `status`. */
 export type StatusFlags = GlobalFlags & { json?: boolean | undefined };
@@ -61,8 +62,16 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
   }
   const body = response.json as StatusBody | undefined;
   if (response.status === 200 && isHealthMap(body?.health)) {
-    if (flags.json) out.out(response.text.trim());
-    else render(ctx, api, out, body);
+    if (flags.json) {
+      out.out(response.text.trim());
+      return;
+    }
+    // A daemon that does not report the watchdog's restart count: read watchdog.state, which is local anyway.
+    const runtime = body.runtime ?? {};
+    if (runtime.watchdog?.pid !== undefined && runtime.watchdog.restarts_in_window === undefined) {
+      runtime.watchdog = { ...runtime.watchdog, ...readWatchdogState(ctx) };
+    }
+    render(ctx, api, out, { ...body, runtime });
     return;
   }
   // No /status route yet (or reads need a token we lack): /health is always open.
@@ -77,8 +86,13 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
     await notAnswering(ctx, api, out, flags, `GET /health answered HTTP ${health.status}`);
     return;
   }
+  const { checkPidFile } = await import('./_lifecycle.ts');
   const pidCheck = await checkPidFile(ctx, 'daemon', (line) => out.err(line));
-  const watchdog = localWatchdog(ctx, await checkPidFile(ctx, 'watchdog', (line) => out.err(line)));
+  const watchdogCheck = await checkPidFile(ctx, 'watchdog', (line) => out.err(line));
+  const watchdog =
+    watchdogCheck.status === 'none'
+      ? {}
+      : { enabled: true, pid: watchdogCheck.pid, ...readWatchdogState(ctx) };
   const synthesized: StatusBody = {
     health: health.json,
     runtime: {
@@ -100,6 +114,7 @@ async function notAnswering(
   flags: StatusFlags,
   reason: string,
 ): Promise<never> {
+  const { checkPidFile } = await import('./_lifecycle.ts');
   const check = await checkPidFile(ctx, 'daemon', (line) => out.err(line));
   if (check.status !== 'none') {
     const message = `Gateway sidecar process is running (PID ${check.pid}) but the API at ${apiAddress(api)} is not answering: ${reason}`;
@@ -189,15 +204,14 @@ function render(ctx: LifecycleContext, api: ApiSettings, out: Output, body: Stat
   }
 }
 
-function localWatchdog(
-  ctx: LifecycleContext,
-  check: Awaited<ReturnType<typeof checkPidFile>>,
-): NonNullable<NonNullable<StatusBody['runtime']>['watchdog']> {
-  if (check.status === 'none') return {};
-  const state = readJsonFile(ctx.watchdogStateFile) as { state?: unknown; restarts?: unknown } | undefined;
+function readWatchdogState(ctx: LifecycleContext): { state?: string; restarts_in_window?: number } {
+  let state: { state?: unknown; restarts?: unknown } | undefined;
+  try {
+    state = JSON.parse(readFileSync(ctx.watchdogStateFile, 'utf8')) as typeof state;
+  } catch {
+    return {};
+  }
   return {
-    enabled: true,
-    pid: check.pid,
     ...(typeof state?.state === 'string' ? { state: state.state } : {}),
     ...(Array.isArray(state?.restarts) ? { restarts_in_window: state.restarts.length } : {}),
   };

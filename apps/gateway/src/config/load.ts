@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { guardrailConfigIssues } from '@defenseclaw/guardrail-proxy';
 import * as v from 'valibot';
 import { isMap, LineCounter, parseDocument } from 'yaml';
 import { suggestPath } from './_did-you-mean.ts';
@@ -194,6 +195,10 @@ export function isLoopbackHost(host: string): boolean {
 
 // --- internal ---
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function unknownKeyMessage(suggestion: string | undefined): string {
   return suggestion === undefined ? 'unknown key' : `unknown key — did you mean ${suggestion}?`;
 }
@@ -241,6 +246,21 @@ function crossFieldIssues(get: (path: string[]) => unknown): { path: string[]; m
         message: `must differ from guardrail.port (${String(apiPort)})`,
       });
     }
+  }
+  const guardrail = get(['guardrail']);
+  if (typeof guardrail === 'object' && guardrail !== null) {
+    const g = guardrail as Record<string, unknown>;
+    const providers = isRecord(g.providers) ? g.providers : {};
+    const aliases = isRecord(g.aliases)
+      ? Object.fromEntries(
+          Object.entries(g.aliases).filter(
+            (entry): entry is [string, { provider: string }] =>
+              isRecord(entry[1]) && typeof entry[1].provider === 'string',
+          ),
+        )
+      : {};
+    const defaultProvider = typeof g.default_provider === 'string' ? g.default_provider : undefined;
+    out.push(...guardrailConfigIssues({ providers, aliases, default_provider: defaultProvider }));
   }
   if (get(['splunk', 'enabled']) === true) {
     const url = get(['splunk', 'hec_url']);

@@ -589,6 +589,7 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
       config: config.guardrail,
       logger: guardrailLog,
       env: (name) => env[name],
+      scanBudgetMs: config.policy.scan.budget_ms,
       ...(master.value === undefined ? {} : { masterKey: master.value }),
       failMode: {
         ...(fail.proxy_prompt === undefined ? {} : { proxy_prompt: fail.proxy_prompt }),

@@ -73,6 +73,7 @@ class OpenAiChatAdapter implements FormatAdapter {
   readonly #ended = new Set<string>();
   /** Client-visible: the first released chunk's identity (reused by synthesised chunks). */
   #identity: { id: string; created: number; model: string; system_fingerprint?: string | null } | undefined;
+  #textShown = false;
 
   decode(frame: SseFrame): DecodedFrame {
     const data = frame.data;
@@ -129,9 +130,12 @@ class OpenAiChatAdapter implements FormatAdapter {
   }
 
   released(_frame: SseFrame, value: unknown): void {
-    if (this.#identity || value === undefined) return;
+    if (value === undefined) return;
     const chunk = value as ChatChunk;
-    if (chunk.id === undefined) return;
+    if (!this.#textShown) {
+      for (const c of chunk.choices ?? []) if (c.delta?.content || c.delta?.refusal) this.#textShown = true;
+    }
+    if (this.#identity || chunk.id === undefined) return;
     this.#identity = {
       id: chunk.id,
       created: chunk.created ?? Math.floor(Date.now() / 1000),
@@ -147,7 +151,15 @@ class OpenAiChatAdapter implements FormatAdapter {
     return (
       sseFrame({
         ...head,
-        choices: [{ index: 0, delta: { content: `\n\n${block.text}` }, logprobs: null, finish_reason: null }],
+        choices: [
+          {
+            index: 0,
+            // Set the block text apart from text the client already shows.
+            delta: { content: this.#textShown ? `\n\n${block.text}` : block.text },
+            logprobs: null,
+            finish_reason: null,
+          },
+        ],
       }) +
       sseFrame({
         ...head,

@@ -63,6 +63,8 @@ class Guard implements StreamGuard {
   #toolCalls = 0;
   #usage: unknown;
   #writable = true;
+  /** Released frames not yet written (one write per upstream chunk). */
+  #out: Uint8Array[] = [];
 
   constructor(options: StreamGuardOptions) {
     this.#o = options;
@@ -89,7 +91,7 @@ class Guard implements StreamGuard {
       this.#fault(r.code, 'upstream sent an oversized stream event');
       return this.#writable;
     }
-    this.#release();
+    this.#flushOut();
     return this.#writable;
   }
 
@@ -112,6 +114,7 @@ class Guard implements StreamGuard {
     if (this.#done) return;
     this.#release();
     if (this.#done) return;
+    this.#flushOut();
     if (this.#upstreamError) {
       this.#outcome = 'upstream_error';
       this.#error = 'upstream_error_event';
@@ -154,7 +157,10 @@ class Guard implements StreamGuard {
     if (!decoded.success) {
       // A frame that does not parse cannot be scanned: never forwarded in action mode (§B6.6).
       if (this.#action) this.#fault('malformed_frame', 'upstream sent a malformed stream event');
-      else this.#enqueue(frame, undefined, seq, false);
+      else {
+        this.#enqueue(frame, undefined, seq, false);
+        this.#release();
+      }
       return;
     }
     let hasText = false;
@@ -162,7 +168,11 @@ class Guard implements StreamGuard {
     for (const ev of decoded.events) {
       switch (ev.type) {
         case 'text':
-          if (this.#textFinished) break;
+          if (this.#textFinished) {
+            // Text after the final event was never scanned: not forwarded in action mode.
+            if (this.#action) this.#fault('protocol_error', 'upstream sent content after its final event');
+            break;
+          }
           hasText = true;
           this.#textChars += ev.text.length;
           this.#onTextVerdict(this.#o.scanner.push(ev.text));
@@ -207,7 +217,10 @@ class Guard implements StreamGuard {
     if (terminal) {
       this.#terminal = true;
       this.#finishText();
+      if (this.#done) return;
     }
+    // Release decisions are taken per frame, so the client bytes do not depend on how upstream chunks split.
+    this.#release();
   }
 
   #enqueue(frame: SseFrame, value: unknown, seq: number, hasText: boolean): void {
@@ -215,6 +228,7 @@ class Guard implements StreamGuard {
     if (this.#action && this.#queue.bytes > this.#maxHeld) {
       // Fail closed: nothing unjudged leaves, and the client learns the stream ended abnormally.
       this.#queue.clear();
+      this.#flushOut();
       this.#outcome = 'cut_midstream';
       this.#error = 'held_bytes_limit';
       this.#write(
@@ -250,10 +264,10 @@ class Guard implements StreamGuard {
     return verdict.error !== undefined && verdict.mode === 'action' && this.#o.failMode !== 'open';
   }
 
-  /** Releases every frame the hold-back and tool-call hold allow, in one write. */
+  /** Moves every frame the hold-back and tool-call hold allow to the client output (written by `#flushOut`). */
   #release(): void {
     if (this.#done) return;
-    const out: Uint8Array[] = [];
+    const out = this.#out;
     let flushed = false;
     for (let head = this.#queue.peek(); head; head = this.#queue.peek()) {
       if (this.#action) {
@@ -274,12 +288,18 @@ class Guard implements StreamGuard {
       out.push(head.frame.raw);
       this.#adapter.released(head.frame, head.value);
     }
-    if (out.length === 1) this.#write(out[0]!);
-    else if (out.length > 1) this.#write(Buffer.concat(out));
+  }
+
+  /** Writes the released frames, one write per upstream chunk. */
+  #flushOut(): void {
+    const out = this.#out;
+    if (out.length === 0) return;
+    this.#out = [];
+    this.#write(out.length === 1 ? out[0]! : Buffer.concat(out));
   }
 
   #heldByTool(seq: number): boolean {
-    void seq;
+    for (const tool of this.#tools.values()) if (tool.startSeq <= seq) return true;
     return false;
   }
 
@@ -295,6 +315,7 @@ class Guard implements StreamGuard {
     this.#block = block;
     this.#outcome = 'cut_midstream';
     this.#queue.clear();
+    this.#flushOut();
     this.#write(this.#adapter.blockEnding(block));
     this.#close();
   }
@@ -307,14 +328,14 @@ class Guard implements StreamGuard {
     // Calls never completed are dropped with every frame from their start on.
     const cut = Math.min(...[...this.#tools.values()].map((t) => t.startSeq));
     this.#tools.clear();
-    const out: Uint8Array[] = [];
+    const out = this.#out;
     for (let head = this.#queue.shift(); head; head = this.#queue.shift()) {
       if (this.#action && head.seq >= cut) break;
       out.push(head.frame.raw);
       this.#adapter.released(head.frame, head.value);
     }
     this.#queue.clear();
-    if (out.length > 0) this.#write(out.length === 1 ? out[0]! : Buffer.concat(out));
+    this.#flushOut();
     this.#outcome = 'upstream_error';
     this.#error = code;
     this.#write(this.#adapter.errorEnding(message));
@@ -333,6 +354,7 @@ class Guard implements StreamGuard {
 
   #free(): void {
     this.#done = true;
+    this.#out = [];
     this.#queue.clear();
     this.#tools.clear();
   }
