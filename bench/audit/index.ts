@@ -1,7 +1,8 @@
 // Benchmark B1: audit writer throughput on a real file in a temp dir, real schema and migrations.
 // synchronous NORMAL and FULL × batch 1/32/256; the store's writer with raw better-sqlite3 statements
-// vs drizzle prepared queries, side by side with a bare better-sqlite3 floor (same SQL, positional
-// binds, one transaction per batch, no queue, no promises). Prints medians over repeated rounds.
+// (multi-row INSERTs) vs drizzle prepared queries (row by row), side by side with two bare better-sqlite3
+// floors (positional binds, one transaction per batch, no queue, no promises): one statement per row, and the
+// store's own multi-row statements (the best bare shape measured). Prints medians over repeated rounds.
 //
 // One record = one event (≈ 400 B redacted JSON payload, summary) + one verdict: 2 table rows. Rows are
 // counted in the database after each round (events + verdicts + findings + alerts); the bars are in rows/s.
@@ -121,11 +122,23 @@ async function storeRound(
   }
 }
 
+/** How the bare floor inserts: one statement per row (the old shape), or the store's multi-row statements. */
+type FloorShape = 'row' | 'multi';
+
+const EVENT_COLUMNS =
+  'ts, kind, source, dedupe_key, session_key, run_id, agent_id, tool, call_id, request_id, conn_id, seq, summary, payload, payload_bytes, payload_sha256';
+const VERDICT_COLUMNS =
+  'event_id, ts, lane, action, raw_action, mode, would_block, severity, severity_rank, rule_ids, reason, profile, generation_id, enforced, enforcement, scan_micros, error_code';
+/** Rows per multi-row statement, as the store's writer uses (`INSERT_CHUNK_ROWS`). */
+const CHUNK = 64;
+
 /**
- * The floor: the same records, the same work a writer cannot avoid (serialise and hash the payload, two
- * positional inserts per record, one transaction per batch) and nothing else: no queue, no promises.
+ * The floor: the same records, the same work a writer cannot avoid (serialise and hash the payload, the event and
+ * verdict inserts, one transaction per batch) and nothing else: no queue, no promises, no prepared-record objects.
+ * `row` runs one statement per row; `multi` runs the multi-row statements the store runs (`CHUNK` rows, then powers
+ * of two), the best bare shape measured.
  */
-async function floorRound(sync: (typeof SYNCS)[number], batch: number): Promise<Rate> {
+async function floorRound(sync: (typeof SYNCS)[number], batch: number, shape: FloorShape): Promise<Rate> {
   const dir = mkdtempSync(join(tmpdir(), 'dc-bench-audit-'));
   try {
     const path = join(dir, 'audit.db');
@@ -137,56 +150,78 @@ async function floorRound(sync: (typeof SYNCS)[number], batch: number): Promise<
     db.pragma('wal_autocheckpoint = 10000'); // as the store sets it, so the floor stays comparable
     const n = recordsFor(sync, batch);
     const records = Array.from({ length: n }, (_, i) => makeRecord(i));
-    const insertEvent = db.prepare(
-      `INSERT INTO events (ts, kind, source, dedupe_key, session_key, run_id, agent_id, tool, call_id, request_id, conn_id, seq, summary, payload, payload_bytes, payload_sha256)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING`,
-    );
-    const insertVerdict = db.prepare(
-      `INSERT INTO verdicts (event_id, ts, lane, action, raw_action, mode, would_block, severity, severity_rank, rule_ids, reason, profile, generation_id, enforced, enforcement, scan_micros, error_code)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const tx = db.transaction((from: number, to: number) => {
-      for (let i = from; i < to; i++) {
-        const { event: e, verdicts } = records[i]!;
-        const v = verdicts![0]!;
-        const json = JSON.stringify(e.payload);
-        const id = insertEvent.run(
-          e.ts,
-          e.kind,
-          e.source,
-          e.dedupeKey,
-          e.sessionKey,
-          e.runId,
-          e.agentId,
-          e.tool,
-          e.callId,
-          null,
-          e.connId,
-          e.seq,
-          e.summary,
-          json,
-          Buffer.byteLength(json),
-          hash('sha256', json, 'hex'),
-        ).lastInsertRowid;
-        insertVerdict.run(
-          id,
-          e.ts,
-          v.lane,
-          v.action,
-          v.rawAction,
-          v.mode,
-          0,
-          null,
-          0,
-          JSON.stringify(v.ruleIds),
-          v.reason,
-          v.profile,
-          v.generationId,
-          0,
-          v.enforcement,
-          v.scanMicros,
-          null,
+    const shapes = new Map<string, Database.Statement>();
+    const stmt = (table: string, columns: string, k: number) => {
+      const key = `${table}/${k}`;
+      let s = shapes.get(key);
+      if (s === undefined) {
+        const row = `(${columns
+          .split(', ')
+          .map(() => '?')
+          .join(', ')})`;
+        s = db.prepare(
+          `INSERT INTO ${table} (${columns}) VALUES ${new Array<string>(k).fill(row).join(', ')}`,
         );
+        shapes.set(key, s);
+      }
+      return s;
+    };
+    const eventParams = (out: unknown[], i: number) => {
+      const e = records[i]!.event;
+      const json = JSON.stringify(e.payload);
+      out.push(
+        e.ts,
+        e.kind,
+        e.source,
+        e.dedupeKey,
+        e.sessionKey,
+        e.runId,
+        e.agentId,
+        e.tool,
+        e.callId,
+        null,
+        e.connId,
+        e.seq,
+        e.summary,
+        json,
+        Buffer.byteLength(json),
+        hash('sha256', json, 'hex'),
+      );
+    };
+    const verdictParams = (out: unknown[], i: number, eventId: number) => {
+      const e = records[i]!.event;
+      const v = records[i]!.verdicts![0]!;
+      out.push(
+        eventId,
+        e.ts,
+        v.lane,
+        v.action,
+        v.rawAction,
+        v.mode,
+        0,
+        null,
+        0,
+        JSON.stringify(v.ruleIds),
+        v.reason,
+        v.profile,
+        v.generationId,
+        0,
+        v.enforcement,
+        v.scanMicros,
+        null,
+      );
+    };
+    const tx = db.transaction((from: number, to: number) => {
+      for (let i = from; i < to; ) {
+        let k = shape === 'row' ? 1 : CHUNK;
+        while (k > to - i) k >>>= 1;
+        const ev: unknown[] = [];
+        for (let j = i; j < i + k; j++) eventParams(ev, j);
+        const last = Number(stmt('events', EVENT_COLUMNS, k).run(ev).lastInsertRowid);
+        const vd: unknown[] = [];
+        for (let j = i; j < i + k; j++) verdictParams(vd, j, last - (i + k - 1 - j));
+        stmt('verdicts', VERDICT_COLUMNS, k).run(vd);
+        i += k;
       }
     });
     const started = performance.now();
@@ -199,10 +234,11 @@ async function floorRound(sync: (typeof SYNCS)[number], batch: number): Promise<
   }
 }
 
-type Cell = { raw: Rate[]; drizzle: Rate[]; floor: Rate[] };
+type Cell = { raw: Rate[]; drizzle: Rate[]; floor: Rate[]; floorMulti: Rate[] };
 const results = new Map<string, Cell>();
 for (const sync of SYNCS)
-  for (const batch of BATCHES) results.set(`${sync}/${batch}`, { raw: [], drizzle: [], floor: [] });
+  for (const batch of BATCHES)
+    results.set(`${sync}/${batch}`, { raw: [], drizzle: [], floor: [], floorMulti: [] });
 
 // Warm-up (JIT, page cache), then interleaved rounds so drift hits every variant alike.
 await storeRound('normal', 256, 'raw');
@@ -213,7 +249,8 @@ for (let round = 0; round < ROUNDS; round++) {
       const cell = results.get(`${sync}/${batch}`)!;
       cell.raw.push(await storeRound(sync, batch, 'raw'));
       cell.drizzle.push(await storeRound(sync, batch, 'drizzle'));
-      cell.floor.push(await floorRound(sync, batch));
+      cell.floor.push(await floorRound(sync, batch, 'row'));
+      cell.floorMulti.push(await floorRound(sync, batch, 'multi'));
     }
   }
 }
@@ -231,9 +268,10 @@ const rows: string[][] = [
     'rows/s p10',
     'drizzle rows/s',
     'drizzle/raw',
-    'floor records/s',
-    'floor rows/s',
+    'floor row-by-row rows/s',
     'store/floor',
+    'floor multi-row rows/s',
+    'store/floor multi',
     'bar (rows/s)',
     'ok',
   ],
@@ -245,6 +283,7 @@ for (const sync of SYNCS) {
     const raw = median(rowsOf(cell.raw));
     const drz = median(rowsOf(cell.drizzle));
     const floor = median(rowsOf(cell.floor));
+    const floorMulti = median(rowsOf(cell.floorMulti));
     const bar = batch === 256 ? (sync === 'normal' ? 100_000 : 20_000) : undefined;
     const ok = bar === undefined ? '' : raw >= bar ? 'yes' : 'NO';
     if (ok === 'NO') failures.push(`${sync}/${batch}: ${k(raw)} rows/s < ${k(bar!)}`);
@@ -257,16 +296,17 @@ for (const sync of SYNCS) {
       k(percentile(rowsOf(cell.raw), 10)),
       k(drz),
       (drz / raw).toFixed(2),
-      k(median(recs(cell.floor))),
       k(floor),
       (raw / floor).toFixed(2),
+      k(floorMulti),
+      (raw / floorMulti).toFixed(2),
       bar === undefined ? 'report' : `≥ ${k(bar)}`,
       ok,
     ]);
   }
 }
 printTable(
-  `audit writer B1 (median of ${ROUNDS} rounds; records/s = events committed with their verdicts per second; rows/s = table rows (events + verdicts + findings + alerts) per second, here 2 per record; real file, WAL)`,
+  `audit writer B1 (median of ${ROUNDS} rounds; records/s = events committed with their verdicts per second; rows/s = table rows (events + verdicts + findings + alerts) per second, here 2 per record; real file, WAL; floors: bare better-sqlite3, one statement per row / the store's multi-row statements)`,
   rows,
 );
 if (failures.length > 0) {

@@ -8,7 +8,9 @@
 // Under a saturating burst, verdict → commit is mostly queueing delay, so a second, paced phase offers a fixed
 // rate instead (BENCH_PACED_RATES, default 2000,5000,10000 events/s; small corked chunks every ~1–2 ms for
 // BENCH_PACED_MS each) to pipelines on fresh stores with `audit.flush_interval_ms` at the default 10 ms and at
-// 2 ms, and reports the achieved rate, verdict → commit p50/p99 and event received → commit p99 side by side.
+// 2 ms, and at 2 ms with WAL checkpoints left to the commits instead of the store's background worker; it reports
+// the achieved rate, verdict → commit p50/p99, event received → commit p99 and the stall suspects (GC pauses,
+// the longest event-loop stall) side by side.
 //
 //   node scripts/pnpm.mjs --filter @defenseclaw/bench run bench:pipeline
 //   BENCH_ROUNDS=7 BENCH_PAIRS=20000 node --import tsx bench/pipeline/index.ts
@@ -18,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { type AuditStore, openAuditStore } from '@defenseclaw/audit-store';
 import { createGatewayClient, deviceIdentityFromSeed } from '@defenseclaw/gateway-client';
@@ -45,8 +47,16 @@ const PACED_RATES = (process.env.BENCH_PACED_RATES ?? '2000,5000,10000')
   .split(',')
   .map(Number)
   .filter((rate) => rate > 0);
-/** `audit.flush_interval_ms`: the default, then the candidate. */
-const FLUSH_MS = [10, 2] as const;
+/**
+ * The paced phase's store settings, side by side: `audit.flush_interval_ms` at the default and at 2 ms (checkpoints
+ * on the background worker, the default), and 2 ms with checkpoints left to the commits (the behaviour before the
+ * worker: a commit copies ~10,000 WAL pages back every ~40 MB).
+ */
+const PACED_CONFIGS: readonly { name: string; flushMs: number; checkpointIntervalMs?: number }[] = [
+  { name: 'flush 10 ms', flushMs: 10 },
+  { name: 'flush 2 ms', flushMs: 2 },
+  { name: 'flush 2 ms, ckpt in commits', flushMs: 2, checkpointIntervalMs: 0 },
+];
 
 type Ready = { op: 'ready'; url: string; token: string; frameBytes: Record<FrameSet, number> };
 
@@ -131,6 +141,7 @@ const pipeline = createInspectionPipeline({
 let receivedNow = 0;
 const receivedAt = new WeakMap<object, number>();
 type PacedTarget = {
+  name: string;
   flushMs: number;
   store: AuditStore;
   pipeline: ReturnType<typeof createInspectionPipeline>;
@@ -148,9 +159,15 @@ const pacedCheck = (target: PacedTarget) => {
   const failures = target.pipeline.stats.commitFailures - pacedState.failuresBase;
   if (pacedState.committed + failures >= pacedState.target) pacedState.done?.();
 };
-function pacedTarget(flushMs: number): PacedTarget {
-  const path = join(dir, `paced-${flushMs}ms.db`);
-  const real = openAuditStore({ path, synchronous: 'normal', flushIntervalMs: flushMs });
+function pacedTarget(config: (typeof PACED_CONFIGS)[number], index: number): PacedTarget {
+  const { flushMs } = config;
+  const path = join(dir, `paced-${index}.db`);
+  const real = openAuditStore({
+    path,
+    synchronous: 'normal',
+    flushIntervalMs: flushMs,
+    ...(config.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: config.checkpointIntervalMs }),
+  });
   const tagged: AuditStore = Object.create(real);
   tagged.enqueue = (record) => {
     const at = receivedNow;
@@ -165,6 +182,7 @@ function pacedTarget(flushMs: number): PacedTarget {
     return receipt;
   };
   const target: PacedTarget = {
+    name: config.name,
     flushMs,
     store: real,
     pipeline: createInspectionPipeline({
@@ -192,7 +210,7 @@ function pacedTarget(flushMs: number): PacedTarget {
   };
   return target;
 }
-const pacedTargets = FLUSH_MS.map(pacedTarget);
+const pacedTargets = PACED_CONFIGS.map(pacedTarget);
 let activePaced: PacedTarget = pacedTargets[0]!;
 
 // --- the floor: client + normaliser only ------------------------------------------------------
@@ -279,7 +297,25 @@ async function round(which: 'floor' | 'full', set: FrameSet): Promise<Round> {
   };
 }
 
-type PacedRound = { eps: number; p50: number; p99: number; received99: number };
+type PacedRound = {
+  eps: number;
+  p50: number;
+  p99: number;
+  received99: number;
+  /** GC pauses of 5 ms or more during the round, and the longest. */
+  gcLong: number;
+  gcMax: number;
+  /** The longest event-loop stall during the round (monitorEventLoopDelay, 1 ms resolution). */
+  loopMax: number;
+};
+
+// Stall diagnostics for the paced phase: GC pauses (start, duration) and event-loop delay.
+const gcPauses: [start: number, duration: number][] = [];
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcPauses.push([entry.startTime, entry.duration]);
+});
+gcObserver.observe({ entryTypes: ['gc'] });
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 
 async function pacedRound(
   target: PacedTarget,
@@ -302,16 +338,25 @@ async function pacedRound(
     pacedState.target = count;
     pacedCheck(target);
   };
+  const startedAt = performance.now();
+  gcPauses.length = 0;
+  loopDelay.reset();
+  loopDelay.enable();
   paced(set, rate, durationMs);
   await done;
+  loopDelay.disable();
   pacedSent = undefined;
   const failures = target.pipeline.stats.commitFailures - pacedState.failuresBase;
   if (failures > 0) process.stderr.write(`bench: ${failures} records not committed (paced ${rate}/s)\n`);
+  const pauses = gcPauses.filter(([start]) => start >= startedAt).map(([, duration]) => duration);
   return {
     eps: pacedState.committed / ((pacedState.lastCommitAt - firstAt) / 1000),
     p50: percentile(pacedState.verdictToCommit, 50),
     p99: percentile(pacedState.verdictToCommit, 99),
     received99: percentile(pacedState.receivedToCommit, 99),
+    gcLong: pauses.filter((d) => d >= 5).length,
+    gcMax: pauses.length === 0 ? 0 : Math.max(...pauses),
+    loopMax: loopDelay.max / 1e6,
   };
 }
 
@@ -369,9 +414,9 @@ process.stdout.write(
 if (PACED_ROUNDS > 0 && PACED_RATES.length > 0) {
   process.stderr.write(
     `bench: paced: ${PACED_ROUNDS} rounds × ${PACED_RATES.join('/')} events/s × ${PACED_MS} ms per frame set ` +
-      `and flush interval (${FLUSH_MS.join(' ms, ')} ms)\n`,
+      `and store setting (${PACED_CONFIGS.map((c) => c.name).join('; ')})\n`,
   );
-  const key = (rate: number, set: FrameSet, flushMs: number) => `${rate}/${set}/${flushMs}`;
+  const key = (rate: number, set: FrameSet, target: PacedTarget) => `${rate}/${set}/${target.name}`;
   const pacedResults = new Map<string, PacedRound[]>();
   const top = Math.max(...PACED_RATES);
   for (const target of pacedTargets)
@@ -380,21 +425,20 @@ if (PACED_ROUNDS > 0 && PACED_RATES.length > 0) {
     for (const rate of PACED_RATES)
       for (const set of SETS)
         for (const target of pacedTargets) {
-          const k = key(rate, set, target.flushMs);
+          const k = key(rate, set, target);
           if (!pacedResults.has(k)) pacedResults.set(k, []);
           pacedResults.get(k)!.push(await pacedRound(target, set, rate));
         }
     process.stderr.write(`bench: paced round ${r}/${PACED_ROUNDS} done\n`);
   }
-  const [base, candidate] = FLUSH_MS;
+  const base = pacedTargets[0]!;
   const pacedRows: string[][] = [
     [
       'offered/s',
       'frames',
       'metric',
-      `flush ${base} ms`,
-      `flush ${candidate} ms`,
-      `${candidate}/${base} ms`,
+      ...pacedTargets.map((t) => t.name),
+      ...pacedTargets.slice(1).map((t) => `${t.name} / ${base.name}`),
       'target',
     ],
   ];
@@ -403,37 +447,39 @@ if (PACED_ROUNDS > 0 && PACED_RATES.length > 0) {
     ['verdict → commit p50 (ms)', 'p50', 3, ''],
     ['verdict → commit p99 (ms)', 'p99', 3, '≤ 5'],
     ['received → commit p99 (ms)', 'received99', 3, ''],
+    ['GC pauses ≥ 5 ms', 'gcLong', 0, ''],
+    ['longest GC pause (ms)', 'gcMax', 1, ''],
+    ['longest event-loop stall (ms)', 'loopMax', 1, ''],
   ];
   for (const rate of PACED_RATES)
     for (const set of SETS)
       for (const [label, pick, digits, goal] of metrics) {
-        const at = (flushMs: number) =>
-          median(pacedResults.get(key(rate, set, flushMs))!.map((round) => round[pick]));
-        const a = at(base);
-        const b = at(candidate);
+        const at = (target: PacedTarget) =>
+          median(pacedResults.get(key(rate, set, target))!.map((round) => round[pick]));
+        const values = pacedTargets.map(at);
         // An offered rate the pipeline did not keep up with: its latencies are queueing delay again.
         const mark = (value: number) => (pick === 'eps' && value < 0.95 * rate ? ' *' : '');
         pacedRows.push([
           String(rate),
           set,
           label,
-          a.toFixed(digits) + mark(a),
-          b.toFixed(digits) + mark(b),
-          (b / a).toFixed(2),
+          ...values.map((v) => v.toFixed(digits) + mark(v)),
+          ...values.slice(1).map((v) => (values[0]! === 0 ? '' : (v / values[0]!).toFixed(2))),
           goal,
         ]);
       }
-  printTable('paced offered load: flush interval side by side (median of rounds)', pacedRows);
+  printTable('paced offered load: store settings side by side (median of rounds)', pacedRows);
   process.stdout.write('* below 95 % of the offered rate: saturated, so its latencies are queueing delay\n');
   for (const target of pacedTargets) {
     const ps = target.store.stats;
     process.stdout.write(
-      `paced store (flush ${target.flushMs} ms): committed ${ps.committedRecords}; ` +
+      `paced store (${target.name}): committed ${ps.committedRecords}; ` +
         `dropped ${JSON.stringify(ps.dropped)}; queue high water ${ps.highWater}; ` +
         `inline commits ${target.pipeline.stats.inlineCommits}\n`,
     );
   }
 }
+gcObserver.disconnect();
 
 await client.close();
 await realStore.close({ drainTimeoutMs: 5000 });

@@ -83,9 +83,9 @@ export function createWriter(options: WriterOptions): AuditWriter {
   let dropLog = { at: -Infinity, pending: { queue_full: 0, write_error: 0, shutdown: 0 } };
 
   const tx = o.db.transaction((items: readonly { rec: PreparedRecord }[]) => {
-    const out: CommitReceipt[] = new Array(items.length);
-    for (let i = 0; i < items.length; i++) out[i] = o.insert(items[i]!.rec);
-    return out;
+    const recs: PreparedRecord[] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) recs[i] = items[i]!.rec;
+    return o.insert(recs);
   });
 
   // --- committing ---

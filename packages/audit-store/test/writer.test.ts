@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { createInserter } from '../src/_insert.ts';
 import { getInternals } from '../src/_internal.ts';
+import { prepareRecord } from '../src/_prepare.ts';
 import { type AuditRecord, type CommitReceipt, isAuditStoreError, openAuditStore } from '../src/index.ts';
 import { alerting, count, finding, openStore, record, tempDir, verdict } from './_helpers.ts';
 
@@ -367,5 +369,56 @@ describe('insertStatements', () => {
         db.prepare(`SELECT * FROM ${table} ORDER BY id`).all(),
       );
     assert.deepEqual(dump(getInternals(orm).db), dump(getInternals(raw).db));
+  });
+
+  it('gives multi-row batches the ids and rows of row-by-row inserts, duplicates across chunks included', (t) => {
+    // 230 records in one transaction: event statements of 64, 64, 64, 32, 4, 2 records; verdicts, findings and
+    // alerts beyond 64 rows per statement; dedupe keys repeated within a statement (71), across statements (200)
+    // and from an earlier batch (225), each making its statement fall back to row by row. The inserters are called directly: the writer's bisection would hide a wrong id behind
+    // single-record retries.
+    const dbs = [openStore(t), openStore(t)].map((store) => getInternals(store).db);
+    const make = (i: number): AuditRecord => {
+      const dedupeKey =
+        i % 5 === 4 ? null : `ws:c:${i === 200 ? 3 : i === 71 ? 68 : i === 225 ? 'early' : i}`;
+      const verdicts =
+        i % 7 === 0
+          ? [
+              alerting('block', 'critical'),
+              verdict({ lane: 'l2' }),
+              alerting('alert', 'medium', { lane: 'l3' }),
+            ]
+          : i % 3 === 0
+            ? [verdict()]
+            : [];
+      const alert = { category: 'lifecycle', severity: 'high' as const, title: `t${i}`, verdictIndex: 0 };
+      return record({ dedupeKey, seq: i, payload: { i } }, i % 11 === 0 ? { verdicts, alert } : { verdicts });
+    };
+    const options = { capture: 'redacted' as const, maxPayloadBytes: 16_384 };
+    const early = record({ dedupeKey: 'ws:c:early' });
+    const batch = Array.from({ length: 230 }, (_, i) => make(i));
+    const [raw, rows] = (['raw', 'drizzle'] as const).map((flavour, k) => {
+      const db = dbs[k]!;
+      const insert = createInserter(db, flavour);
+      const run = db.transaction((records: AuditRecord[]) =>
+        insert(records.map((r) => prepareRecord(structuredClone(r), options))),
+      );
+      run([early]);
+      return run(batch);
+    });
+    assert.deepEqual(raw, rows);
+    assert.equal(raw!.filter((r) => r.duplicate).length, 3);
+    assert.equal(raw![200]!.eventId, raw![3]!.eventId);
+    assert.equal(raw![71]!.eventId, raw![68]!.eventId);
+    assert.equal(raw![225]!.duplicate, true);
+    const dump = (db: Database.Database) =>
+      ['events', 'verdicts', 'findings', 'alerts'].map((table) =>
+        db.prepare(`SELECT * FROM ${table} ORDER BY id`).all(),
+      );
+    const tables = dump(dbs[0]!);
+    assert.deepEqual(tables, dump(dbs[1]!));
+    assert.ok(
+      tables[1]!.length > 64 && tables[2]!.length > 16,
+      'verdicts and findings span several statements',
+    );
   });
 });

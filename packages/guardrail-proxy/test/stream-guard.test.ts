@@ -383,6 +383,25 @@ describe('createStreamGuard: faults', () => {
     assert.equal(r.guard.summary().outcome, 'client_aborted');
   });
 
+  it('fails closed with a native error when the judge throws', () => {
+    const input = recordedStream('openai-responses', [
+      { text: 'ok ' },
+      { tool: { id: 'call_t', name: 'exec', fragments: ['{"command":"ls"}'] } },
+    ]);
+    const { out, summary } = runGuard(input, {
+      format: 'openai-responses',
+      extra: {
+        judgeToolCall: () => {
+          throw new Error('judge bug');
+        },
+      },
+    });
+    assert.ok(!out.includes('call_t'), 'the unjudged call is not delivered');
+    assert.equal(summary.outcome, 'cut_midstream');
+    assert.equal(summary.error, 'internal_error');
+    assertValidSequence('openai-responses', out);
+  });
+
   it('reports backpressure from the sink', () => {
     const sink = collectSink();
     sink.writable = false;

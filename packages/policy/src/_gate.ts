@@ -28,7 +28,7 @@ export const GATE_BUILD_MIN_CHARS = 256 * 1024;
 const MAX_SETS = 8;
 
 /** Patterns per set: more would mostly add RE2 compile time. */
-const MAX_MEMBERS = 48;
+const MAX_MEMBERS = 32;
 
 /** A set pass slower than this (per byte) marks its combination as slow (a typical pass takes 1.5–2.5 ns). */
 const SLOW_NS_PER_BYTE = 10;

@@ -171,6 +171,9 @@ type LiteralPass = {
 /** Texts up to this long have their literal presence remembered for the rest of the job. */
 const PRESENCE_CACHE_CHARS = 64 * 1024;
 
+/** A pattern with this many regions to visit in a text is gated like one scanned in full. */
+const GATE_MIN_REGIONS = 64;
+
 /** Texts at least this long get literal-anchored region scanning. */
 const REGION_MIN_CHARS = 32 * 1024;
 
@@ -323,21 +326,25 @@ type RuleState = {
 function planPatterns(job: ScanJob, text: string, states: RuleState[]): ScanText | undefined {
   const st = planByLiterals(job, text, states);
   if (!job.options.usePrefilter || text.length < GATE_MIN_CHARS) return st;
-  const full = new Set<Matcher>();
+  // Candidates: patterns scanned in full, and those anchored on literals frequent enough here that visiting their
+  // regions (one RE2 call each) costs about what a full pass does.
+  const costly = new Set<Matcher>();
   for (const s of states) {
     for (let p = 0; p < s.plan.length; p++) {
       const m = s.rule.patterns[p]!;
-      if (s.plan[p] === 'full' && Number.isFinite(m.maxUnits)) full.add(m);
+      const plan = s.plan[p]!;
+      if (!Number.isFinite(m.maxUnits)) continue;
+      if (plan === 'full' || (plan !== 'skip' && plan.length >= 2 * GATE_MIN_REGIONS)) costly.add(m);
     }
   }
-  if (full.size < 2) return st;
+  if (costly.size < 2) return st;
   const prepared = st ?? new ScanText(text);
-  const open = gatePatterns(job.policy, [...full], prepared);
+  const open = gatePatterns(job.policy, [...costly], prepared);
   if (open) {
     for (const s of states) {
       for (let p = 0; p < s.plan.length; p++) {
         const m = s.rule.patterns[p]!;
-        if (s.plan[p] === 'full' && full.has(m) && !open.has(m)) s.plan[p] = 'skip';
+        if (s.plan[p] !== 'skip' && costly.has(m) && !open.has(m)) s.plan[p] = 'skip';
       }
     }
   }

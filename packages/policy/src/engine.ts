@@ -68,7 +68,7 @@ export interface PolicyEngine {
   /** Judges a subject, yielding to the event loop between windows of large texts; same result as `evaluate`. */
   evaluateYielding(subject: Subject, ctx: EvalContext): Promise<Verdict>;
   /** Creates an incremental scanner for one streamed completion (spec 30 §B6.4); its final verdict equals `evaluate`'s. */
-  streamScanner(ctx: EvalContext): StreamTextScanner;
+  streamScanner(ctx: EvalContext, options?: { scanStepChars?: number }): StreamTextScanner;
   /** Atomically replaces the generation; evaluations in flight keep the one they started with. */
   swap(policy: CompiledPolicy): void;
   /** Atomically replaces the block/allow lists. */
@@ -178,13 +178,17 @@ class Engine implements PolicyEngine {
     return r.value;
   }
 
-  streamScanner(ctx: EvalContext): StreamTextScanner {
+  streamScanner(ctx: EvalContext, options?: { scanStepChars?: number }): StreamTextScanner {
     // Pin the generation for the whole stream; completions carry no tool name or command, so lists never apply.
     const policy = this.#policy;
     const subject: Subject = { kind: 'completion', text: '', toolCalls: [] };
     if (validateContext(ctx) !== undefined) return fixedStreamScanner(this.evaluate(subject, ctx));
-    const options = { overlapChars: this.#overlapChars, usePrefilter: this.#usePrefilter };
-    return createStreamScanner(internalsOf(policy), options, (input) => {
+    const tuning = {
+      overlapChars: this.#overlapChars,
+      usePrefilter: this.#usePrefilter,
+      ...(options?.scanStepChars !== undefined ? { scanStepChars: options.scanStepChars } : {}),
+    };
+    return createStreamScanner(internalsOf(policy), tuning, (input) => {
       const built: Built[] = [];
       const trace = ['list:none'];
       if (input.error) {

@@ -65,10 +65,49 @@ const MASKS: readonly RegExp[] = [
   /\b[A-Za-z0-9+/_-]{32,}={0,2}/g,
 ];
 
+// Necessary conditions of the three costly masks, checked first (most text has none of them): the assignment mask
+// needs one of its key words (same flags, so the same case folding), the userinfo mask needs `://` and `@`, the
+// long-token mask a run of 32 token characters. The cheap masks run as they are.
+const ASSIGNMENT_WORD = /pass|secret|token|api[_-]?key|apikey|auth|credential|private[_-]?key|access[_-]?key/i;
+const MAY_MATCH: readonly (((text: string) => boolean) | undefined)[] = [
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  (text) => ASSIGNMENT_WORD.test(text),
+  (text) => text.includes('://') && text.includes('@'),
+  hasTokenRun,
+];
+
+/** Whether `text` has 32 consecutive characters of `[A-Za-z0-9+/_-]`. */
+function hasTokenRun(text: string): boolean {
+  let run = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (
+      (c >= 97 && c <= 122) ||
+      (c >= 65 && c <= 90) ||
+      (c >= 48 && c <= 57) ||
+      c === 43 ||
+      c === 47 ||
+      c === 95 ||
+      c === 45
+    ) {
+      if (++run >= 32) return true;
+    } else run = 0;
+  }
+  return false;
+}
+
 /** Masks anything that looks like a secret in a short string (keeps known prefixes). */
 export function maskSecrets(text: string): string {
   let out = text;
-  for (const re of MASKS) {
+  for (let m = 0; m < MASKS.length; m++) {
+    const re = MASKS[m]!;
+    if (MAY_MATCH[m]?.(out) === false) continue;
     re.lastIndex = 0;
     out = out.replace(re, (match: string, ...groups: unknown[]) => {
       if (typeof groups[0] === 'string' && typeof groups[1] === 'string' && groups.length >= 4) {

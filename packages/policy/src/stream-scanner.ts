@@ -217,8 +217,9 @@ class Scanner implements StreamTextScanner {
     if (this.#final) return this.#final;
     if (this.#pending > 0) {
       const cost = this.#len - Math.min(this.#windowStart(), this.#scannedTo);
-      // Keep one overlap in reserve so the scan at finish still fits the bound.
-      if (this.#scanned + cost + this.#overlap <= this.#factor * this.#len) this.#scan(false);
+      // Keep one overlap (at most the text so far) in reserve so the scan at finish still fits the bound.
+      const reserve = Math.min(this.#overlap, this.#len);
+      if (this.#scanned + cost + reserve <= this.#factor * this.#len) this.#scan(false);
     }
     return this.#current();
   }

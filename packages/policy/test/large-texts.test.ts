@@ -7,7 +7,6 @@ import { describe, it } from 'node:test';
 import { internalsOf } from '../src/_compiled.ts';
 import { gateStats } from '../src/_gate.ts';
 import { AUTOMATON_MIN_CHARS, LiteralSet } from '../src/_literal-set.ts';
-import { foldString } from '../src/prefilter.ts';
 import {
   type CompiledPolicy,
   compilePolicy,
@@ -16,6 +15,7 @@ import {
   type Subject,
   type Verdict,
 } from '../src/index.ts';
+import { foldString } from '../src/prefilter.ts';
 import { ctx, KEY, rng } from './_fixtures.ts';
 
 const bundledResult = compilePolicy({ packs: loadBundledPacks() });
@@ -66,7 +66,8 @@ function largeText(rand: () => number, size: number, pool: readonly string[], ex
     n += part.length;
   }
   for (let i = 0; i < examples; i++) {
-    const hit = i % 3 === 0 ? FULL_SCAN_HITS[(i / 3) % FULL_SCAN_HITS.length]! : pool[Math.floor(rand() * pool.length)];
+    const hit =
+      i % 3 === 0 ? FULL_SCAN_HITS[(i / 3) % FULL_SCAN_HITS.length]! : pool[Math.floor(rand() * pool.length)];
     parts.splice(Math.floor(rand() * parts.length), 0, `\n${hit}\n`);
   }
   return parts.join('');
@@ -155,9 +156,13 @@ describe('LiteralSet on large texts', () => {
       const folded = foldString(text);
       const want = literals
         .map((l) => set.idOf(l)!)
-        .filter((id, i) => folded.includes(foldString(literals[i]!)))
+        .filter((_id, i) => folded.includes(foldString(literals[i]!)))
         .sort((a, b) => a - b);
-      assert.deepEqual([...set.match(text)].sort((a, b) => a - b), want, `round ${round}`);
+      assert.deepEqual(
+        [...set.match(text)].sort((a, b) => a - b),
+        want,
+        `round ${round}`,
+      );
     }
   });
 

@@ -131,7 +131,7 @@ describe('engine.streamScanner', () => {
     v = s.flush();
     assert.equal(s.scannedTo, end + 17);
     assert.equal(v.action, 'block');
-    assert.ok(v.ruleIds.includes('SECRET-AWS-KEY-ID'));
+    assert.ok(v.ruleIds.includes('SECRET-AWS-KEY-ID'), 'v.ruleIds.includes(SECRET-AWS-KEY-ID)');
   });
 
   it('counts min_matches across deltas and windows (PII-EMAIL-BULK needs 10 distinct addresses)', () => {
@@ -153,7 +153,7 @@ describe('engine.streamScanner', () => {
   it('survives surrogate pairs split across deltas and astral text', () => {
     const text = `😀 emoji 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 text ${'𝔞'.repeat(300)} key AKIATIKH7PMK4IY755EQ 😀 call +1 415-555-0142 now ${'😀'.repeat(200)}`;
     const want = oneShot(engine, text);
-    assert.ok(want.ruleIds.includes('SECRET-AWS-KEY-ID'));
+    assert.ok(want.ruleIds.includes('SECRET-AWS-KEY-ID'), 'want.ruleIds.includes(SECRET-AWS-KEY-ID)');
     for (let seed = 0; seed < 20; seed++) {
       const { v } = streamed(engine, text, randomCuts(text.length, rng(seed), 5));
       assert.deepEqual(v.ruleIds, want.ruleIds);
@@ -218,6 +218,21 @@ rules:
     }
     assert.ok(oneShot(e, `ZZBEGIN ${mid} ZZEND`).ruleIds.includes('OP-WHOLE'));
     assert.ok(oneShot(e, `${mid}${long}${mid}`).ruleIds.includes('OP-LONG'));
+  });
+
+  it('scans every scan_step characters (128 by default, configurable)', () => {
+    for (const [step, want] of [
+      [undefined, 128],
+      [16, 16],
+    ] as const) {
+      const s = engine.streamScanner(cctx(), step === undefined ? undefined : { scanStepChars: step });
+      let firstScan = -1;
+      for (let i = 1; i <= 200 && firstScan < 0; i++) {
+        s.push('a');
+        if (s.scannedTo > 0) firstScan = i;
+      }
+      assert.equal(firstScan, want);
+    }
   });
 
   it('applies observe mode like evaluate (allow with wouldBlock)', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -110,8 +110,14 @@ describe('stopProcess', { skip: linux ? false : 'Linux-only fixtures' }, () => {
   });
 
   it('SIGKILLs a process that ignores SIGTERM after the timeout', async (t) => {
-    const child = spawnNode(t, 'process.on("SIGTERM", () => {}); setInterval(() => {}, 1000)');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const ready = join(tempDir(t), 'ready');
+    const child = spawnNode(
+      t,
+      'process.on("SIGTERM", () => {}); require("fs").writeFileSync(process.argv[1], "1"); setInterval(() => {}, 1000)',
+      {},
+      [ready],
+    );
+    await waitUntil(() => existsSync(ready), 10_000, 'the SIGTERM handler');
     const identity = await readProcessIdentity(child.pid);
     assert.ok(identity !== undefined);
     const result = await stopProcess(identity, { termTimeoutMs: 300 });

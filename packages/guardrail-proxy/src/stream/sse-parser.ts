@@ -90,7 +90,27 @@ class Parser implements SseParser {
       this.#emit(chunk, i);
       start = i;
     }
+    // Line terminators are found with native `indexOf`; bytes between them are only counted.
+    let nextLf = -1;
+    let nextCr = -1;
     while (i < n) {
+      if (nextLf < i) {
+        nextLf = chunk.indexOf(LF, i);
+        if (nextLf < 0) nextLf = n;
+      }
+      if (nextCr < i) {
+        nextCr = chunk.indexOf(CR, i);
+        if (nextCr < 0) nextCr = n;
+      }
+      const t = Math.min(nextLf, nextCr);
+      if (t > i) {
+        this.#afterCr = false;
+        this.#lineEmpty = false;
+        i = t;
+        // Check the size limit on long lines without waiting for their end.
+        if (this.#size + (i - start) > this.#max) return this.#tooLarge();
+        if (i >= n) break;
+      }
       const b = chunk[i]!;
       if (b === LF) {
         if (this.#afterCr) {
@@ -106,31 +126,24 @@ class Parser implements SseParser {
         i++;
         continue;
       }
-      if (b === CR) {
-        this.#afterCr = true;
-        if (this.#lineEmpty) {
-          if (i + 1 < n) {
-            const end = chunk[i + 1] === LF ? i + 2 : i + 1;
-            this.#afterCr = false;
-            this.#emit(chunk.subarray(start, end), -1);
-            start = end;
-            i = end;
-            continue;
-          }
-          // The frame ends here, but an LF may follow in the next chunk.
-          this.#keep(chunk.subarray(start, i + 1));
-          this.#crPendingFrame = true;
-          return this.#check();
+      // A CR.
+      this.#afterCr = true;
+      if (this.#lineEmpty) {
+        if (i + 1 < n) {
+          const end = chunk[i + 1] === LF ? i + 2 : i + 1;
+          this.#afterCr = false;
+          this.#emit(chunk.subarray(start, end), -1);
+          start = end;
+          i = end;
+          continue;
         }
-        this.#lineEmpty = true;
-        i++;
-        continue;
+        // The frame ends here, but an LF may follow in the next chunk.
+        this.#keep(chunk.subarray(start, i + 1));
+        this.#crPendingFrame = true;
+        return this.#check();
       }
-      this.#afterCr = false;
-      this.#lineEmpty = false;
+      this.#lineEmpty = true;
       i++;
-      // Check the size limit on long lines without waiting for their end.
-      if (this.#size + (i - start) > this.#max) return this.#tooLarge();
     }
     if (start < n) this.#keep(chunk.subarray(start, n));
     return this.#check();

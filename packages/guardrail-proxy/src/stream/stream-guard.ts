@@ -5,7 +5,7 @@
 import type { Verdict } from '@defenseclaw/policy';
 import { createAdapter, type FormatAdapter } from './adapter.ts';
 import { ReleaseQueue } from './release-queue.ts';
-import { createSseParser, type SseFrame, type SseParser } from './sse-parser.ts';
+import { createSseParser, type SseFrame, type SseParseResult, type SseParser } from './sse-parser.ts';
 import type {
   BlockInfo,
   ProposedToolCall,
@@ -85,7 +85,13 @@ class Guard implements StreamGuard {
 
   push(chunk: Uint8Array): boolean {
     if (this.#done) return true;
-    const r = this.#parser.push(chunk);
+    let r: SseParseResult;
+    try {
+      r = this.#parser.push(chunk);
+    } catch {
+      this.#internalError();
+      return this.#writable;
+    }
     if (this.#done) return this.#writable;
     if (!r.success) {
       this.#fault(r.code, 'upstream sent an oversized stream event');
@@ -96,6 +102,14 @@ class Guard implements StreamGuard {
   }
 
   end(): void {
+    try {
+      this.#end();
+    } catch {
+      this.#internalError();
+    }
+  }
+
+  #end(): void {
     if (this.#done) return;
     this.#parser.end();
     if (this.#done) return;
@@ -120,6 +134,16 @@ class Guard implements StreamGuard {
       this.#error = 'upstream_error_event';
     }
     this.#close();
+  }
+
+  /** A failing judge or scanner must not leave the client with a half-written stream: fail closed. */
+  #internalError(): void {
+    if (this.#done) return;
+    this.#out = [];
+    this.#queue.clear();
+    this.#tools.clear();
+    this.#textFinished = true;
+    this.#fault('internal_error', 'DefenseClaw could not inspect this stream', 'cut_midstream');
   }
 
   fail(reason: string): void {
@@ -321,7 +345,7 @@ class Guard implements StreamGuard {
   }
 
   /** Ends the stream on an upstream fault: releases what is judged clean, then a native error event (§B6.6). */
-  #fault(code: string, message: string): void {
+  #fault(code: string, message: string, outcome: StreamOutcome = 'upstream_error'): void {
     if (this.#done) return;
     this.#finishText();
     if (this.#done) return;
@@ -336,7 +360,7 @@ class Guard implements StreamGuard {
     }
     this.#queue.clear();
     this.#flushOut();
-    this.#outcome = 'upstream_error';
+    this.#outcome = outcome;
     this.#error = code;
     this.#write(this.#adapter.errorEnding(message));
     this.#close();

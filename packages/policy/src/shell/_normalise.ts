@@ -83,6 +83,12 @@ const _programCache = new Map<string, string>();
  * `/` are roots). Text with whitespace or newlines is returned unchanged (it is not a path).
  */
 export function normalisePath(text: string): string {
+  const shape = _shape(text);
+  if (shape === UNCHANGED) return text;
+  // `dir/`, `/a/b/`, `<home>/`: only a trailing slash to drop (`<home>x/` is not under the home token: kept).
+  if (shape === TRAILING_SLASH) {
+    return text.startsWith(HOME) && text.charCodeAt(HOME.length) !== 47 ? text : text.slice(0, -1);
+  }
   if (
     text === '' ||
     (!text.includes('/') && text !== '.' && text !== '..') ||
@@ -120,6 +126,47 @@ export function normalisePath(text: string): string {
   if (root === '/') return `/${body}`;
   if (root === HOME) return body === '' ? HOME : `${HOME}/${body}`;
   return body === '' ? '.' : body;
+}
+
+/** `_shape`: text `normalisePath` returns as it is. */
+const UNCHANGED = 0;
+/** `_shape`: an otherwise normal path with one trailing slash (not the root itself). */
+const TRAILING_SLASH = 1;
+/** `_shape`: anything else (dot segments, repeated slashes, URLs): the full normalisation decides. */
+const FULL = 2;
+
+/**
+ * One pass that spares the common cases the full normalisation: text without a slash (not a path) or with
+ * whitespace, `$` or a backquote (not normalised) is UNCHANGED, as is a path whose segments are all normal (no
+ * empty segment but a leading root, no `.` or `..`, no trailing slash); a normal path with one trailing slash is
+ * TRAILING_SLASH; anything else is FULL.
+ */
+function _shape(text: string): number {
+  const n = text.length;
+  if (n === 0 || n > 4096) return UNCHANGED;
+  let slash = false;
+  let segStart = 0;
+  let clean = true;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 47) {
+      slash = true;
+      const len = i - segStart;
+      // An empty segment (`//`, except the root at 0) or `.`/`..` needs the full normalisation.
+      if ((len === 0 && i > 0) || (len === 1 && text.charCodeAt(i - 1) === 46)) clean = false;
+      else if (len === 2 && text.charCodeAt(i - 1) === 46 && text.charCodeAt(i - 2) === 46) clean = false;
+      segStart = i + 1;
+    } else if (c === 36 || c === 96 || _isSpace(c)) {
+      return UNCHANGED;
+    }
+  }
+  if (!slash) return UNCHANGED;
+  if (!clean) return FULL;
+  const len = n - segStart;
+  if (len === 0) return n === 1 ? UNCHANGED : TRAILING_SLASH;
+  if (len === 1 && text.charCodeAt(n - 1) === 46) return FULL;
+  if (len === 2 && text.charCodeAt(n - 1) === 46 && text.charCodeAt(n - 2) === 46) return FULL;
+  return UNCHANGED;
 }
 
 /** Whether a UTF-16 code unit is JavaScript whitespace (what `\s` matches). */
