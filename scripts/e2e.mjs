@@ -14,6 +14,7 @@ const NODE_MAJOR = '24';
 const TEST_FILES = [
   'packages/gateway-client/test/e2e-openclaw.test.ts',
   'apps/gateway/test/e2e-sidecar-openclaw.test.ts',
+  'apps/gateway/test/e2e-guardrail-openclaw.test.ts',
 ];
 
 const started = performance.now();

@@ -154,6 +154,12 @@ export async function enableGuardrail(options: GuardrailSetupOptions): Promise<G
     .filter((id): id is string => typeof id === 'string');
   editConfigYaml(options.configPath, (doc) => {
     doc.setIn(['guardrail', 'enabled'], true);
+    // OpenClaw 2026.9.x fails a run whose stream ends with finish_reason content_filter ("Agent run failed"),
+    // which hides the block message; with `lenient` the block text is the assistant's reply. Kept if set.
+    if (!doc.hasIn(['guardrail', 'block_compat'])) {
+      doc.setIn(['guardrail', 'block_compat'], 'lenient');
+      lines.push('set guardrail.block_compat: lenient (OpenClaw shows block messages as the reply)');
+    }
     const entry: Record<string, unknown> = { base_url: provider.baseUrl, flavour };
     if (apiKeyEnv !== undefined) entry.api_key_env = apiKeyEnv;
     if (loopback) entry.allow_private = true;
