@@ -15,6 +15,7 @@ const TEST_FILES = [
   'packages/gateway-client/test/e2e-openclaw.test.ts',
   'apps/gateway/test/e2e-sidecar-openclaw.test.ts',
   'apps/gateway/test/e2e-guardrail-openclaw.test.ts',
+  'apps/gateway/test/e2e-watcher-openclaw.test.ts',
 ];
 
 const started = performance.now();

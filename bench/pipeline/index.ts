@@ -166,7 +166,9 @@ function pacedTarget(config: (typeof PACED_CONFIGS)[number], index: number): Pac
     path,
     synchronous: 'normal',
     flushIntervalMs: flushMs,
-    ...(config.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: config.checkpointIntervalMs }),
+    ...(config.checkpointIntervalMs === undefined
+      ? {}
+      : { checkpointIntervalMs: config.checkpointIntervalMs }),
   });
   const tagged: AuditStore = Object.create(real);
   tagged.enqueue = (record) => {

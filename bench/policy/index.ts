@@ -81,6 +81,20 @@ function fill(lines: readonly string[], bytes: number): string {
   return out.slice(0, bytes);
 }
 
+/** `bytes` of seeded pseudo-random data as base64 (a binary file read back as text). */
+function base64Blob(bytes: number): string {
+  let a = 0x2545f491;
+  const buf = Buffer.alloc(bytes);
+  for (let i = 0; i < bytes; i++) {
+    // xorshift32: fixed input, no dependency on a random source.
+    a ^= a << 13;
+    a ^= a >>> 17;
+    a ^= a << 5;
+    buf[i] = a & 0xff;
+  }
+  return buf.toString('base64');
+}
+
 const KIB = 1024;
 type Case = { name: string; target: string; subject: Subject; ctx: EvalContext; budgetUs?: number };
 const baseCtx = (lane: EvalContext['lane']): EvalContext => ({
@@ -147,6 +161,13 @@ const cases: Case[] = [
       text: fill([...PROSE_LINES, ...CODE_LINES], 1024 * KIB),
       isError: false,
     },
+    ctx: baseCtx('inspect_tool_result'),
+  },
+  {
+    name: '1 MiB tool result (base64)',
+    target: 'p50 < 20 ms',
+    budgetUs: 20_000,
+    subject: { kind: 'tool_result', tool: 'read', text: base64Blob(768 * KIB), isError: false },
     ctx: baseCtx('inspect_tool_result'),
   },
 ];

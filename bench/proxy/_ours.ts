@@ -22,35 +22,52 @@ const compiled = compilePolicy({
 });
 if (!compiled.success) throw new Error('the bundled pack did not compile');
 const engine = createEngine(compiled.policy, { evidenceKey: new Uint8Array(32).fill(1) });
-const parsed = parseGuardrailConfig({
-  enabled: true,
-  host: '127.0.0.1',
-  port: Number(process.env.BENCH_OURS_PORT ?? 47_000 + Math.floor(Math.random() * 10_000)),
-  mode: 'action',
-  providers: {
-    bench: { base_url: `${upstream}/v1`, flavour: 'openai', allow_private: true, api_key_env: 'BENCH_UPSTREAM_KEY' },
-  },
-  stream: { holdback_chars: holdback },
-  forward_headers: ['x-bench-frames', 'x-bench-interval-ms', 'x-bench-chunk-chars'],
-});
-if (!parsed.success) throw new Error(parsed.errors.join('\n'));
-const proxy = createGuardrailProxy({
-  engine,
-  config: parsed.config,
-  masterKey,
-  env: (name) => (name === 'BENCH_UPSTREAM_KEY' ? 'sk-bench-upstream' : undefined),
-  audit: (record) => {
-    store.enqueue(proxyAuditRecord(record)).catch(() => {});
-  },
-});
-const { port } = await proxy.listen();
+// The config schema wants a fixed port (1–65535): pick free-looking ones and retry on a collision.
+const proxy = await listenOnSomePort();
+const { port } = proxy;
 process.send?.({ op: 'ready', port, masterKey });
 
 const shutdown = async () => {
-  await proxy.close({ graceMs: 100 });
+  await proxy.proxy.close({ graceMs: 100 });
   await store.close();
   rmSync(dir, { recursive: true, force: true });
   process.exit(0);
 };
 process.on('disconnect', () => void shutdown());
 process.on('SIGTERM', () => void shutdown());
+
+async function listenOnSomePort(): Promise<{ proxy: ReturnType<typeof createGuardrailProxy>; port: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const parsed = parseGuardrailConfig({
+      enabled: true,
+      host: '127.0.0.1',
+      port: 20_000 + Math.floor(Math.random() * 30_000),
+      mode: 'action',
+      providers: {
+        bench: { base_url: `${upstream}/v1`, flavour: 'openai', allow_private: true, api_key_env: 'BENCH_UPSTREAM_KEY' },
+      },
+      stream: { holdback_chars: holdback },
+      forward_headers: ['x-bench-frames', 'x-bench-interval-ms', 'x-bench-chunk-chars'],
+    });
+    if (!parsed.success) throw new Error(parsed.errors.join('\n'));
+    const proxy = createGuardrailProxy({
+      engine,
+      config: parsed.config,
+      masterKey,
+      env: (name) => (name === 'BENCH_UPSTREAM_KEY' ? 'sk-bench-upstream' : undefined),
+      audit:
+        process.env.BENCH_AUDIT === '0'
+          ? () => {}
+          : (record) => {
+              store.enqueue(proxyAuditRecord(record)).catch(() => {});
+            },
+    });
+    try {
+      const { port } = await proxy.listen();
+      return { proxy, port };
+    } catch (error) {
+      await proxy.close({ graceMs: 0 });
+      if (attempt >= 20) throw error;
+    }
+  }
+}

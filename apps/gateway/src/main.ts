@@ -2,26 +2,27 @@ import { stripVTControlCharacters } from 'node:util';
 import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from 'citty';
 import { CliError, EXIT_CODES, isCliError } from './cli-error.ts';
 import { globalArgs } from './commands/_global-args.ts';
+import { loadModule } from './commands/_load-module.ts';
 import { isConfigError } from './config/config-error.ts';
-import { APP_NAME, APP_VERSION, formatVersionLine } from './version-info.ts';
+import { APP_NAME, APP_VERSION, formatVersionLine, getVersionInfo } from './version-info.ts';
 
 type AnyCommand = CommandDef<ArgsDef>;
 
 /** The subcommands this build ships, loaded on demand so `--help` and `version` never load the sidecar. */
 export const subCommands: Readonly<Record<string, () => Promise<AnyCommand>>> = {
-  _watchdog: () => import('./commands/watchdog.ts').then((m) => m.default as unknown as AnyCommand),
-  alerts: () => import('./commands/alerts.ts').then((m) => m.default as unknown as AnyCommand),
-  doctor: () => import('./commands/doctor.ts').then((m) => m.default as unknown as AnyCommand),
-  init: () => import('./commands/init.ts').then((m) => m.default as unknown as AnyCommand),
-  policy: () => import('./commands/policy.ts').then((m) => m.default as unknown as AnyCommand),
-  restart: () => import('./commands/restart.ts').then((m) => m.default as unknown as AnyCommand),
-  run: () => import('./commands/run.ts').then((m) => m.default as unknown as AnyCommand),
-  status: () => import('./commands/status.ts').then((m) => m.default as unknown as AnyCommand),
-  service: () => import('./commands/service.ts').then((m) => m.default as unknown as AnyCommand),
-  setup: () => import('./commands/setup.ts').then((m) => m.default as unknown as AnyCommand),
-  start: () => import('./commands/start.ts').then((m) => m.default as unknown as AnyCommand),
-  stop: () => import('./commands/stop.ts').then((m) => m.default as unknown as AnyCommand),
-  version: () => import('./commands/version.ts').then((m) => m.default as unknown as AnyCommand),
+  _watchdog: () => command('./commands/watchdog.ts'),
+  alerts: () => command('./commands/alerts.ts'),
+  doctor: () => command('./commands/doctor.ts'),
+  init: () => command('./commands/init.ts'),
+  policy: () => command('./commands/policy.ts'),
+  restart: () => command('./commands/restart.ts'),
+  run: () => command('./commands/run.ts'),
+  status: () => command('./commands/status.ts'),
+  service: () => command('./commands/service.ts'),
+  setup: () => command('./commands/setup.ts'),
+  start: () => command('./commands/start.ts'),
+  stop: () => command('./commands/stop.ts'),
+  version: () => command('./commands/version.ts'),
 };
 
 /** The root `defenseclaw-gateway` command. */
@@ -61,7 +62,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       return EXIT_CODES.OK;
     }
     if (sub === undefined && (rawArgs[0] === '--version' || rawArgs[0] === '-v')) {
-      process.stdout.write(`${formatVersionLine()}\n`);
+      process.stdout.write(`${formatVersionLine(await getVersionInfo())}\n`);
       return EXIT_CODES.OK;
     }
     if (name === undefined || name.startsWith('-')) {
@@ -79,6 +80,12 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 }
 
 // --- internal ---
+
+function command(path: string): Promise<AnyCommand> {
+  return loadModule<{ default: unknown }>(new URL(path, import.meta.url)).then(
+    (m) => m.default as AnyCommand,
+  );
+}
 
 // Nested subcommands and their parent, for usage lines such as `defenseclaw-gateway setup guardrail`.
 const parents = new WeakMap<AnyCommand, AnyCommand>();

@@ -42,5 +42,19 @@ export {
   type RetentionOptions,
   type RetentionResult,
 } from './retention.ts';
+export {
+  createSplunkForwarder,
+  HEC_EVENT_PATH,
+  SPLUNK_DEFAULTS,
+  SPLUNK_SKIPPED_KIND,
+  type SplunkBatchInfo,
+  type SplunkCircuitState,
+  type SplunkEndpoint,
+  type SplunkForwarder,
+  type SplunkForwarderOptions,
+  type SplunkState,
+  type SplunkStats,
+  splunkEndpoint,
+} from './splunk-forwarder.ts';
 export * from './types.ts';
 export { PRESSURE_HIGH, PRESSURE_LOW } from './writer.ts';

@@ -68,7 +68,8 @@ const MASKS: readonly RegExp[] = [
 // Necessary conditions of the three costly masks, checked first (most text has none of them): the assignment mask
 // needs one of its key words (same flags, so the same case folding), the userinfo mask needs `://` and `@`, the
 // long-token mask a run of 32 token characters. The cheap masks run as they are.
-const ASSIGNMENT_WORD = /pass|secret|token|api[_-]?key|apikey|auth|credential|private[_-]?key|access[_-]?key/i;
+const ASSIGNMENT_WORD =
+  /pass|secret|token|api[_-]?key|apikey|auth|credential|private[_-]?key|access[_-]?key/i;
 const MAY_MATCH: readonly (((text: string) => boolean) | undefined)[] = [
   undefined,
   undefined,

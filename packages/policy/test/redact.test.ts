@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { buildSnippet, fingerprint, maskSecrets, redactionMarker, SNIPPET_MAX } from '../src/redact.ts';
-import { KEY, OTHER_KEY } from './_fixtures.ts';
+import {
+  buildSnippet,
+  fingerprint,
+  KNOWN_TOKEN_PREFIXES,
+  maskSecrets,
+  redactionMarker,
+  SNIPPET_MAX,
+} from '../src/redact.ts';
+import { KEY, OTHER_KEY, rng } from './_fixtures.ts';
 
 const SECRETS = [
   'AKIAQWERTYUIOPASDFGH',
@@ -39,6 +47,65 @@ describe('maskSecrets', () => {
   it('leaves ordinary text alone', () => {
     const text = 'rm -rf node_modules && npm ci';
     assert.equal(maskSecrets(text), text);
+  });
+
+  it('skips a mask only where it cannot match: same output as every mask run (fuzz)', () => {
+    // The reference runs every mask unconditionally; the masker checks cheap necessary conditions first.
+    const source = readFileSync(new URL('../src/redact.ts', import.meta.url), 'utf8');
+    const block = source.slice(
+      source.indexOf('const MASKS'),
+      source.indexOf('];', source.indexOf('const MASKS')),
+    );
+    const masks = [...block.matchAll(/^ {2}(\/.*\/[a-z]+),$/gm)].map(
+      (m) => new Function(`return ${m[1]}`)() as RegExp,
+    );
+    assert.equal(masks.length, 10);
+    const reference = (text: string) => {
+      let out = text;
+      for (const re of masks) {
+        out = out.replace(re, (match: string, ...groups: unknown[]) => {
+          if (typeof groups[0] === 'string' && typeof groups[1] === 'string' && groups.length >= 4) {
+            return `${groups[0]}[MASKED len=${groups[1].length}]${typeof groups[2] === 'string' ? groups[2] : ''}`;
+          }
+          if (match.startsWith('[MASKED') || match.startsWith('[REDACTED')) return match;
+          const prefix = KNOWN_TOKEN_PREFIXES.find((p) => match.startsWith(p)) ?? '';
+          return `${prefix}[MASKED len=${match.length - prefix.length}]`;
+        });
+      }
+      return out;
+    };
+    const parts = [
+      ...SECRETS,
+      'password=',
+      'PASSWD: ',
+      'Token',
+      'api-key',
+      'x',
+      ' ',
+      '"',
+      '=',
+      ':',
+      '://',
+      'user:pw',
+      '@',
+      'https://a:b',
+      '@host/',
+      'eyJhbGciOi.eyJzdWIi.sig',
+      'A'.repeat(31),
+      'b/+_-',
+      'ſecret',
+      '\u212Aey',
+      '\n',
+      '-----BEGIN RSA PRIVATE KEY-----',
+      'é',
+    ];
+    const rand = rng(3);
+    for (let i = 0; i < 3000; i++) {
+      let text = '';
+      const n = Math.floor(rand() * 12);
+      for (let j = 0; j < n; j++) text += parts[Math.floor(rand() * parts.length)];
+      assert.equal(maskSecrets(text), reference(text), JSON.stringify(text));
+    }
   });
 });
 

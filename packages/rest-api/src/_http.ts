@@ -1,5 +1,6 @@
 // Request helpers shared by the routes: JSON bodies and query strings validated with valibot, time values, and
 // validation messages that never echo the input.
+import { Readable } from 'node:stream';
 import type { Context } from 'hono';
 import * as v from 'valibot';
 import { type Issue, RestApiError } from './errors.ts';
@@ -14,6 +15,8 @@ export type AppEnv = {
     peerLoopback: boolean;
     authenticated: boolean;
     client: string | undefined;
+    /** The largest request body this app reads, in bytes. */
+    maxBodyBytes: number;
   };
 };
 
@@ -26,12 +29,50 @@ export type RouteClass = 'open' | 'read' | 'write' | 'admin';
 /** Any valibot schema (synchronous). */
 export type AnySchema = v.GenericSchema;
 
+/** The largest request body when the app sets no other limit (spec 20 §6.2: 1 MiB). */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
 /** Reads and validates a JSON body; throws 400 `invalid_json` / `validation_failed` (nothing of the body echoed). */
 export async function readBody<S extends AnySchema>(
   c: Context<AppEnv>,
   schema: S,
 ): Promise<v.InferOutput<S>> {
-  return parseBody(await c.req.text(), schema);
+  return parseBody(await readBodyText(c), schema);
+}
+
+/**
+ * Reads the request body as UTF-8 text, refusing more than `maxBodyBytes` with 413 `payload_too_large` as soon as
+ * the count passes it (chunked bodies included). Under node-server it reads the node request stream directly: the
+ * fetch `Request` that `c.req.text()` would build first (an AbortController, a web stream over the socket and
+ * undici's Request) costs more than the rest of an inspect call's HTTP handling.
+ */
+export async function readBodyText(c: Context<AppEnv>): Promise<string> {
+  const limit = c.get('maxBodyBytes') ?? DEFAULT_MAX_BODY_BYTES;
+  const incoming: unknown = c.env?.incoming;
+  if (incoming instanceof Readable && !incoming.readableDidRead && !incoming.readableEnded) {
+    return UTF8.decode(await readStream(incoming, limit));
+  }
+  const body = c.req.raw.body;
+  if (body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  return UTF8.decode(Buffer.concat(chunks, size));
+}
+
+/** The 413 answer for a body over `limit` bytes. */
+export function tooLarge(limit: number): RestApiError {
+  return new RestApiError('payload_too_large', `request body exceeds ${limit} bytes`);
 }
 
 /** Parses and validates body text already read; an empty body counts as `{}`. */
@@ -106,6 +147,49 @@ export function iso(ms: number): string {
 }
 
 // --- internal ---
+
+// Decodes like fetch's `text()`: invalid sequences become U+FFFD and a leading byte-order mark is dropped.
+const UTF8 = new TextDecoder();
+
+/** Collects a node request body up to `limit` bytes; past it, stops listening (node-server drains the rest). */
+function readStream(incoming: Readable, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (incoming.destroyed) {
+      reject(new RestApiError('bad_request', 'the request body was not received completely'));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = () => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onAbort);
+      incoming.off('close', onAbort);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        settle();
+        incoming.pause();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      settle();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onAbort = () => {
+      settle();
+      reject(new RestApiError('bad_request', 'the request body was not received completely'));
+    };
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onAbort);
+    incoming.on('close', onAbort);
+  });
+}
 
 const RELATIVE_RE = /^(\d{1,7})(s|m|h|d|w)$/;
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;

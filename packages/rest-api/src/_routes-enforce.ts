@@ -9,7 +9,7 @@ import type { Context } from 'hono';
 import * as v from 'valibot';
 import type { ApiContext } from './_context.ts';
 import { gatewayFailure, withGateway } from './_gateway.ts';
-import { type AppEnv, parseBody, parseTime, readBody, readQuery } from './_http.ts';
+import { type AppEnv, parseBody, parseTime, readBody, readBodyText, readQuery } from './_http.ts';
 import { entryToWire } from './_wire.ts';
 import { RestApiError } from './errors.ts';
 
@@ -127,7 +127,7 @@ export function registerEnforceRoutes(api: ApiContext): void {
 
   const remove = (list: ListName, status: string) => async (c: Context<AppEnv>) => {
     // The key comes as a JSON body or, for clients that cannot send a DELETE body, as a query string.
-    const text = await c.req.text();
+    const text = await readBodyText(c);
     const key = text.trim() === '' ? readQuery(c, KeySchema) : parseBody(text, KeySchema);
     const removed = store.lists.remove({
       targetType: key.target_type,

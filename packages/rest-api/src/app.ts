@@ -4,10 +4,9 @@ import { performance } from 'node:perf_hooks';
 import { isAuditStoreError } from '@defenseclaw/audit-store';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { type Context, Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ApiContext, Handler, Method } from './_context.ts';
-import type { AppEnv, RouteClass } from './_http.ts';
+import { type AppEnv, DEFAULT_MAX_BODY_BYTES, type RouteClass, tooLarge } from './_http.ts';
 import type { RateLimit } from './_limits.ts';
 import { registerAdminRoutes } from './_routes-admin.ts';
 import { registerAuditRoutes } from './_routes-audit.ts';
@@ -32,7 +31,7 @@ import {
 import { createTokenChecker } from './token.ts';
 
 /** The largest request body accepted (spec 20 §6.2: 1 MiB). */
-export const MAX_BODY_BYTES = 1024 * 1024;
+export const MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES;
 
 /** Options of `createRestApi`; `Dynamic` values may be getters, read on every request (hot reload). */
 export type RestApiOptions = {
@@ -170,15 +169,14 @@ export function createRestApi(deps: RestApiDeps, options: RestApiOptions): RestA
     await next();
   });
 
-  // 7. Body cap.
-  app.use(
-    bodyLimit({
-      maxSize: maxBody,
-      onError: () => {
-        throw new RestApiError('payload_too_large', `request body exceeds ${maxBody} bytes`);
-      },
-    }),
-  );
+  // 7. Body cap: a declared length over the cap is refused here; a chunked body is counted as the route reads it
+  // (readBodyText), so neither is ever buffered past the cap.
+  app.use(async (c, next) => {
+    c.set('maxBodyBytes', maxBody);
+    const length = c.req.header('content-length');
+    if (length !== undefined && Number(length) > maxBody) throw tooLarge(maxBody);
+    await next();
+  });
 
   const api: ApiContext = {
     deps,

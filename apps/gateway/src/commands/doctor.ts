@@ -14,6 +14,7 @@ import { apiAddress, apiRequest, readApiToken } from './_api-client.ts';
 import { apiSettingsOf, findDaemonByStatus, listenerAddress, listenersOf, tryBind } from './_daemon.ts';
 import { type GlobalFlags, globalArgs } from './_global-args.ts';
 import { type LifecycleContext, lifecycleContext, roleMatcher, verifyRole } from './_lifecycle.ts';
+import { loadModule } from './_load-module.ts';
 import { createOutput } from './_output.ts';
 
 /** One doctor check's outcome. */
@@ -95,7 +96,9 @@ async function checkConfig(ctx: LifecycleContext): Promise<{ check: Check; confi
   try {
     loadEnvFile(join(ctx.dataDir, '.env'));
     const loaded = loadConfig({ dataDir: ctx.dataDir, configPath: ctx.configPath });
-    const { loadSidecarPolicy } = await import('../sidecar/policy-setup.ts');
+    const { loadSidecarPolicy } = await loadModule<typeof import('../sidecar/policy-setup.ts')>(
+      new URL('../sidecar/policy-setup.ts', import.meta.url),
+    );
     const policy = await loadSidecarPolicy(loaded.config);
     return {
       check: {

@@ -14,6 +14,7 @@ import { resolveGatewayToken } from '../config/token.ts';
 import { APP_VERSION } from '../version-info.ts';
 import { type GlobalFlags, globalArgs } from './_global-args.ts';
 import { checkPidFile, type LifecycleContext, lifecycleContext } from './_lifecycle.ts';
+import { loadModule } from './_load-module.ts';
 import { createOutput } from './_output.ts';
 
 /** Flags of `init`. */
@@ -91,7 +92,9 @@ export async function initCommand(flags: InitFlags): Promise<void> {
   }
   if (steps.some((step) => step.status === 'fail')) throw new CliError(EXIT_CODES.RUNTIME, '');
   if (flags.start === true) {
-    const { startCommand } = await import('./start.ts');
+    const { startCommand } = await loadModule<typeof import('./start.ts')>(
+      new URL('./start.ts', import.meta.url),
+    );
     await startCommand(flags);
     return;
   }
@@ -168,7 +171,9 @@ async function deviceKey(ctx: LifecycleContext, config: Config): Promise<InitSte
   const file = config.gateway.device_key_file;
   const existed = existsSync(file);
   try {
-    const { loadOrCreateDeviceIdentity } = await import('@defenseclaw/gateway-client');
+    const { loadOrCreateDeviceIdentity } = await loadModule<typeof import('@defenseclaw/gateway-client')>(
+      '@defenseclaw/gateway-client',
+    );
     const identity = await loadOrCreateDeviceIdentity(file);
     return {
       step: 'device_key',
@@ -230,7 +235,9 @@ async function openclawToken(
   if (resolveGatewayToken(config).token !== undefined) {
     return { step: 'openclaw_token', status: 'skip', message: 'OpenClaw gateway token is set' };
   }
-  const { readOpenClawToken } = await import('@defenseclaw/gateway-client');
+  const { readOpenClawToken } = await loadModule<typeof import('@defenseclaw/gateway-client')>(
+    '@defenseclaw/gateway-client',
+  );
   const read = await readOpenClawToken(
     config.claw.config_file === undefined ? {} : { configPath: config.claw.config_file },
   );
@@ -268,7 +275,8 @@ async function auditDb(ctx: LifecycleContext, config: Config): Promise<InitStep>
     };
   }
   try {
-    const { openAuditStore } = await import('@defenseclaw/audit-store');
+    const { openAuditStore } =
+      await loadModule<typeof import('@defenseclaw/audit-store')>('@defenseclaw/audit-store');
     const store = openAuditStore({ path, synchronous: config.audit.synchronous, version: APP_VERSION });
     const schema = store.schema;
     await store.close({ drainTimeoutMs: 0 });

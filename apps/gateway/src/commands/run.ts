@@ -8,6 +8,7 @@ import { createAppLogger } from '../logger.ts';
 import { isBindError } from '../sidecar/http.ts';
 import { APP_VERSION } from '../version-info.ts';
 import { type GlobalFlags, globalArgs, wantsColor } from './_global-args.ts';
+import { loadModule } from './_load-module.ts';
 import { daemonPidFileOnExit, refuseSecondDaemon } from './_run-pid.ts';
 
 /** `run`: the foreground daemon (no detach, no PID file, logs on stderr). */
@@ -76,7 +77,9 @@ export async function runForeground(flags: GlobalFlags): Promise<void> {
   for (const warning of [...dirWarnings, ...loaded.warnings]) log.warn(warning);
 
   // Loaded here so that `--help` and `version` never load the gateway client.
-  const { createSidecar } = await import('../sidecar/sidecar.ts');
+  const { createSidecar } = await loadModule<typeof import('../sidecar/sidecar.ts')>(
+    new URL('../sidecar/sidecar.ts', import.meta.url),
+  );
   const sidecar = createSidecar(config, {
     logger,
     dataDir,

@@ -12,6 +12,7 @@ import {
 } from './_api-client.ts';
 import { type LifecycleContext, lifecycleContext } from './_context.ts';
 import { type GlobalFlags, globalArgs } from './_global-args.ts';
+import { loadModule } from './_load-module.ts';
 import { createOutput, type Output } from './_output.ts';
 
 // Kept free of the config schema, the sidecar, the policy engine and SQLite, and it loads the supervisor only off the
@@ -86,7 +87,9 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
     await notAnswering(ctx, api, out, flags, `GET /health answered HTTP ${health.status}`);
     return;
   }
-  const { checkPidFile } = await import('./_lifecycle.ts');
+  const { checkPidFile } = await loadModule<typeof import('./_lifecycle.ts')>(
+    new URL('./_lifecycle.ts', import.meta.url),
+  );
   const pidCheck = await checkPidFile(ctx, 'daemon', (line) => out.err(line));
   const watchdogCheck = await checkPidFile(ctx, 'watchdog', (line) => out.err(line));
   const watchdog =
@@ -114,7 +117,9 @@ async function notAnswering(
   flags: StatusFlags,
   reason: string,
 ): Promise<never> {
-  const { checkPidFile } = await import('./_lifecycle.ts');
+  const { checkPidFile } = await loadModule<typeof import('./_lifecycle.ts')>(
+    new URL('./_lifecycle.ts', import.meta.url),
+  );
   const check = await checkPidFile(ctx, 'daemon', (line) => out.err(line));
   if (check.status !== 'none') {
     const message = `Gateway sidecar process is running (PID ${check.pid}) but the API at ${apiAddress(api)} is not answering: ${reason}`;

@@ -9,8 +9,8 @@ export default defineCommand({
     ...globalArgs,
     json: { type: 'boolean', description: 'Print one JSON document' },
   },
-  run({ args }) {
-    const info = getVersionInfo();
+  async run({ args }) {
+    const info = await getVersionInfo();
     process.stdout.write(args.json ? `${JSON.stringify(info)}\n` : `${formatVersionLine(info)}\n`);
   },
 });

@@ -35,6 +35,8 @@ export type SidecarApiSources = {
   shutdown: () => void;
   isShuttingDown: () => boolean;
   logger: Logger;
+  /** The registry the sidecar's telemetry feeds; without one, a registry is created when `telemetry.metrics`. */
+  metrics?: Metrics;
 };
 
 /** The API app plus the parts the sidecar keeps feeding. */
@@ -65,7 +67,9 @@ export function createSidecarApi(s: SidecarApiSources): SidecarApi {
     },
   };
   const enforcer = createRuntimeEnforcer(gateway, { logger: s.logger });
-  const metrics = s.config().telemetry.metrics ? createMetrics({ version: s.version }) : undefined;
+  // A registry handed in always exists, so `/metrics` follows telemetry.metrics across hot reloads.
+  const metrics =
+    s.metrics ?? (s.config().telemetry.metrics ? createMetrics({ version: s.version }) : undefined);
   if (metrics !== undefined) {
     metrics.beforeScrape(() => {
       metrics.setSubsystemStates(s.health.snapshot());

@@ -9,9 +9,11 @@ import {
 } from '@defenseclaw/guardrail-proxy';
 import { createEngine, maskSecrets, type PolicyEngine } from '@defenseclaw/policy';
 import { createNormalizer } from '@defenseclaw/protocol';
+import { createMetrics } from '@defenseclaw/rest-api';
 import { CliError, EXIT_CODES } from '../cli-error.ts';
 import { writeEnvVar } from '../config/env-file.ts';
 import { gatewayUrl } from '../config/gateway-url.ts';
+import { isLoopbackHost } from '../config/load.ts';
 import { displayPath } from '../config/paths.ts';
 import type { Config } from '../config/schema.ts';
 import { EVIDENCE_KEY_ENV, ensureMasterKey, ensureSidecarSecrets } from '../config/secrets.ts';
@@ -27,7 +29,10 @@ import { createInspectionPipeline, type InspectionPipeline, inspectionSettings }
 import { loadSidecarPolicy } from './policy-setup.ts';
 import { proxyAuditRecord } from './proxy-audit.ts';
 import { createReloader, type ReloadOutcome, type ReloadTrigger } from './reload.ts';
+import { createSplunkService } from './splunk.ts';
 import { buildStatus } from './status.ts';
+import { createTelemetry, reportTelemetryHealth, type Telemetry } from './telemetry.ts';
+import { createSkillWatcher, type SkillWatcher, watcherSettings } from './watcher.ts';
 
 /** How often expired audit events are deleted (`audit.retention_days`); the first run is a minute after start. */
 export const RETENTION_INTERVAL_MS = 60 * 60_000;
@@ -81,12 +86,6 @@ export type Sidecar = {
   readonly config: Config;
 };
 
-// Subsystems of later releases: what the operator reads in `details.reason` until they arrive.
-const NOT_BUILT = {
-  watcher: 'not built yet: the skill watcher arrives in a later release',
-  splunk: 'not built yet: the Splunk HEC forwarder arrives with the audit store',
-} as const;
-
 /**
  * Composes the sidecar (spec 20 §2.6): audit store → policy engine (bundled + operator packs, lists from the store,
  * evidence key from `.env`) → `GET /health` listener → gateway client feeding the inspection pipeline, which
@@ -130,6 +129,7 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
         reportPolicy(engine, loaded.packDirs);
       }
       pipeline?.setSettings(inspectionSettings(next));
+      watcher?.setSettings(watcherSettings(next));
       if (proxy !== undefined) {
         const swapped = proxy.reloadProviders(next.guardrail);
         if (!swapped.success)
@@ -140,6 +140,9 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
         maxPayloadBytes: next.audit.max_payload_bytes,
         enqueueTimeoutMs: next.audit.enqueue_timeout_ms,
       });
+      if (api !== undefined) reportTelemetryHealth(health, next);
+      // A new forwarder picks up splunk.* and a rotated token; after a 401 this is the immediate retry (§9.2).
+      if (store !== undefined) void splunk.restart();
     },
   });
   let listener: HttpListener | undefined;
@@ -149,6 +152,18 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
   let engine: PolicyEngine | undefined;
   let pipeline: InspectionPipeline | undefined;
   let proxy: GuardrailProxy | undefined;
+  let watcher: SkillWatcher | undefined;
+  let telemetry: Telemetry | undefined;
+  // Forwards committed audit events to Splunk HEC when splunk.enabled; restarted by every reload.
+  const splunk = createSplunkService({
+    health,
+    config: () => config,
+    env,
+    version: options.clientVersion,
+    logger: options.logger.child('splunk'),
+    addSecret: (value) => options.logger.addSecret(value),
+    onBatch: (info) => telemetry?.splunkBatch(info),
+  });
   let api: SidecarApi | undefined;
   let auditHealth: AuditHealth | undefined;
   let ticker: NodeJS.Timeout | undefined;
@@ -162,24 +177,18 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
 
   const markStatic = () => {
     health.set('sandbox', 'disabled', { details: { reason: 'not supported in this build' } });
-    health.set('watcher', 'disabled', {
-      details: {
-        reason: config.gateway.watcher.enabled
-          ? NOT_BUILT.watcher
-          : 'disabled by config (gateway.watcher.enabled: false)',
-      },
-    });
+    // The watcher reports its own entry once started (refreshHealth); until then it is starting or disabled.
+    if (!config.gateway.watcher.enabled)
+      health.set('watcher', 'disabled', {
+        details: { reason: 'disabled by config (gateway.watcher.enabled: false)' },
+      });
     if (!config.guardrail.enabled)
       health.set('guardrail', 'disabled', {
         details: { reason: 'disabled by config (guardrail.enabled: false)' },
       });
-    health.set('splunk', 'disabled', {
-      details: {
-        reason: config.splunk.enabled ? NOT_BUILT.splunk : 'disabled by config (splunk.enabled: false)',
-      },
-    });
-    if (config.splunk.enabled)
-      log.warn('splunk.enabled is true, but this build has no Splunk forwarder; nothing is sent');
+    // The Splunk service reports its own entry once started (after the store opens).
+    if (!config.splunk.enabled)
+      health.set('splunk', 'disabled', { details: { reason: 'disabled by config (splunk.enabled: false)' } });
   };
 
   const openStore = (): AuditStore => {
@@ -260,6 +269,7 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
 
   const refreshHealth = () => {
     auditHealth?.refresh();
+    splunk.refresh();
     if (api !== undefined && health.get('api').state === 'running') {
       const a = api.app.stats;
       health.patch('api', {
@@ -272,6 +282,10 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
     if (proxy !== undefined) {
       const entry = proxy.health();
       health.set('guardrail', entry.state, { lastError: entry.last_error, details: entry.details });
+    }
+    if (watcher !== undefined && closing === undefined) {
+      const entry = watcher.health();
+      health.set('watcher', entry.state, { lastError: entry.lastError, details: entry.details });
     }
     if (pipeline === undefined || health.get('gateway').state === 'disabled') return;
     const s = pipeline.stats;
@@ -342,6 +356,7 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
     });
     client = created;
     binding = bindGatewayHealth(created, health, { url, mask: maskSecrets });
+    telemetry?.bindClient(created);
     // The client logs connects, drops, failures and shutdowns itself (once per distinct cause).
     created.on('token-refreshed', ({ source }) => {
       void persistRefreshedToken(source);
@@ -349,11 +364,17 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
     created.on('connected', ({ hello }) => {
       connId = hello.server?.connId;
       if (api !== undefined && api.enforcer.pending > 0) void api.enforcer.flush();
+      // Re-learns the skill dirs from skills.status on every (re)connect and sends queued disables (spec 20 §8.1).
+      void watcher?.onConnected();
     });
     created.on('disconnected', () => {
       connId = undefined;
+      watcher?.onDisconnected();
     });
-    created.on('event', (event) => inspection.push(event, connId));
+    created.on('event', (event) => {
+      inspection.push(event, connId);
+      watcher?.onGatewayEvent(event.name);
+    });
     created.start();
   };
 
@@ -421,9 +442,16 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
         }
       });
       engine = await startPolicy(store);
+      const opened = store;
+      telemetry = createTelemetry(createMetrics({ version: options.clientVersion }), {
+        store: () => opened,
+        inspection: () => pipeline?.stats,
+        splunk: () => ({ stats: splunk.stats, totals: splunk.totals }),
+      });
       pipeline = createInspectionPipeline({
         engine,
-        store,
+        // Every record the WebSocket lanes commit is counted on its way to the store (verdicts, rule hits).
+        store: telemetry.observeStore(store),
         settings: inspectionSettings(config),
         mask: maskSecrets,
         logger: eventLog,
@@ -452,12 +480,9 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
         shutdown: () => (options.requestShutdown ?? (() => void sidecar.close()))(),
         isShuttingDown: () => closing !== undefined,
         logger: options.logger.child('api'),
+        metrics: telemetry.metrics,
       });
-      health.set('telemetry', config.telemetry.metrics ? 'running' : 'disabled', {
-        details: config.telemetry.metrics
-          ? { metrics_path: '/metrics', otlp: 'disabled' }
-          : { reason: 'disabled by config (telemetry.metrics: false)' },
-      });
+      reportTelemetryHealth(health, config);
       try {
         listener = await listenHttp(api.app, {
           host: config.gateway.api_host,
@@ -486,7 +511,22 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
         });
         gatewayLog.info('not connecting to OpenClaw (gateway.connect: false)');
       }
+      // Created even when disabled, so that a hot reload can turn it on; start() is synchronous (scans follow).
+      watcher = createSkillWatcher({
+        engine,
+        store,
+        settings: watcherSettings(config),
+        gateway: () => client,
+        // skills.status names paths on the OpenClaw host: only watch them when that host is this machine.
+        learnDirs: isLoopbackHost(config.gateway.host),
+        logger: options.logger.child('watcher'),
+        mask: maskSecrets,
+        metrics: telemetry.watcher,
+      });
+      watcher.start();
+      refreshHealth();
       recordStart(store);
+      splunk.start(store);
       ticker = setInterval(refreshHealth, HEALTH_REFRESH_MS);
       ticker.unref();
       scheduleRetention(60_000);
@@ -504,12 +544,17 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
         }
         binding?.stop();
         pipeline?.close();
+        // The watcher stops with the network side; a scan or disable in flight gets a quarter of the budget.
+        const watcherClosed = watcher?.close(Math.floor(CLOSE_BUDGET_MS / 4));
         // The network side gets at most half the budget; the audit drain gets what is left.
         await settleWithin(
           Promise.allSettled([
+            watcherClosed,
             client?.close(),
             listener?.close(Math.floor(CLOSE_BUDGET_MS / 3)),
             proxy?.close({ graceMs: Math.floor(CLOSE_BUDGET_MS / 3) }),
+            // Before the store closes: an accepted batch in flight still moves the cursor.
+            splunk.close(),
           ]),
           Math.floor(CLOSE_BUDGET_MS / 2),
         );
@@ -520,6 +565,7 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
           offPressure?.();
           finished = await closeStore(store, deadline);
         }
+        telemetry?.close();
         if (performance.now() > deadline) finished = false;
         if (finished) log.info('stopped');
         else log.warn(`shutdown did not finish within ${CLOSE_BUDGET_MS} ms; giving up waiting`);
@@ -597,6 +643,7 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
         ...(fail.proxy_tool_call === undefined ? {} : { proxy_tool_call: fail.proxy_tool_call }),
       },
       audit: (record) => {
+        telemetry?.proxyRecord(record);
         opened.enqueue(proxyAuditRecord(record)).catch((error: unknown) =>
           auditLog.warn('a guardrail request was not recorded', {
             error: error instanceof Error ? error.message : String(error),
@@ -639,6 +686,7 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
       void opened
         .runRetention({ retentionDays: days })
         .then((result) => {
+          telemetry?.retentionDeleted(result.deleted);
           if (result.deleted > 0 || result.expiredListEntries > 0)
             auditLog.info(
               `retention: deleted ${result.deleted} events older than ${days} days, ${result.expiredListEntries} expired list entries`,

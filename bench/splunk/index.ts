@@ -1,0 +1,354 @@
+// Splunk HEC forwarder benchmark (issue 6 targets): forwarding throughput against a fake collector that answers
+// every request after 5 ms, and the process RSS while the collector is down and the writer keeps committing.
+//
+// 1. Drain: a backlog of BENCH_EVENTS committed events (one verdict each, real schema, file DB) is forwarded with
+//    the default batch settings (100 events / 1 MiB); events/s = backlog / time until the cursor reaches max(id).
+//    Rows for the in-flight depth (concurrency 1, 2, 4 = default), median of BENCH_ROUNDS rounds.
+// 2. Live: the writer commits BENCH_LIVE_RATE events/s for BENCH_LIVE_S seconds while forwarding; reports the
+//    deepest backlog seen and the lag at the end (keeping up = bounded backlog, lag back to ~0).
+// 3. Outage: the collector is down (connection refused) for BENCH_OUTAGE_S seconds (the issue asks for 600) while
+//    the writer commits BENCH_OUTAGE_RATE events/s; RSS is sampled every second (start, peak, end, and the
+//    growth of the second half, which is flat when nothing accumulates in memory); then the collector comes back
+//    and the time to drain the backlog is reported.
+//
+//   pnpm --filter @defenseclaw/bench bench:splunk     (or: node --import tsx bench/splunk/index.ts)
+//   BENCH_OUTAGE_S=600 node --import tsx bench/splunk/index.ts
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import {
+  type AuditRecord,
+  type AuditStore,
+  createSplunkForwarder,
+  openAuditStore,
+  type SplunkForwarder,
+} from '@defenseclaw/audit-store';
+import { median, printTable } from '../_stats.ts';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
+const HEC_DELAY_MS = Number(process.env.BENCH_HEC_DELAY_MS ?? 5);
+const LIVE_RATE = Number(process.env.BENCH_LIVE_RATE ?? 20_000);
+const LIVE_S = Number(process.env.BENCH_LIVE_S ?? 10);
+const OUTAGE_S = Number(process.env.BENCH_OUTAGE_S ?? 60);
+const OUTAGE_RATE = Number(process.env.BENCH_OUTAGE_RATE ?? 2_000);
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'drain,live,outage').split(','));
+const TOKEN = 'bench-hec-token';
+const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
+
+const PAYLOAD = {
+  tool: 'exec',
+  args: { command: 'git status --porcelain && npm test -- --reporter=dot', cwd: '/home/dev/project' },
+  session: { key: 'agent:main:main', run: 'run-7f3a', agent: 'main' },
+};
+
+let seq = 0;
+function makeRecord(): AuditRecord {
+  seq += 1;
+  return {
+    event: {
+      ts: Date.now(),
+      kind: 'tool.call',
+      source: 'ws',
+      sessionKey: 'agent:main:main',
+      runId: 'run-7f3a',
+      tool: 'exec',
+      callId: `call-${seq}`,
+      summary: 'exec: git status --porcelain && npm test -- --reporter=dot',
+      payload: PAYLOAD,
+    },
+    verdicts: [
+      {
+        lane: 'ws_tool_call',
+        action: seq % 50 === 0 ? 'alert' : 'allow',
+        rawAction: seq % 50 === 0 ? 'alert' : 'allow',
+        mode: 'action',
+        wouldBlock: false,
+        severity: seq % 50 === 0 ? 'medium' : null,
+        ruleIds: seq % 50 === 0 ? ['CMD-NETWORK-CURL'] : [],
+        reason: 'no rule matched',
+        profile: 'default',
+        generationId: 'gen-1',
+        enforced: false,
+        enforcement: 'none',
+        scanMicros: 40,
+        findings: [],
+      },
+    ],
+  };
+}
+
+/** A fake collector answering 200 after `delayMs`; counts events (newlines + 1) without parsing. */
+async function startHec(
+  delayMs: number,
+): Promise<{ url: string; events: () => number; close(): Promise<void> }> {
+  let events = 0;
+  const server: Server = createServer((req, res) => {
+    let lines = 1;
+    req.on('data', (chunk: Buffer) => {
+      for (const byte of chunk) if (byte === 10) lines += 1;
+    });
+    req.on('end', () => {
+      setTimeout(() => {
+        events += lines;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"text":"Success","code":0}');
+      }, delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    events: () => events,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+async function seed(store: AuditStore, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    void store.enqueue(makeRecord());
+    if (i % 5000 === 4999) await store.flush();
+  }
+  await store.flush();
+}
+
+function maxId(store: AuditStore): number {
+  return store.queries.counts().eventsRecorded;
+}
+
+async function until(probe: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!probe()) {
+    if (performance.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  return true;
+}
+
+function tempStore(): { store: AuditStore; cleanup(): Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), 'dc-bench-splunk-'));
+  const store = openAuditStore({ path: join(dir, 'audit.db') });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version };
+
+async function drainPhase(): Promise<void> {
+  const hec = await startHec(HEC_DELAY_MS);
+  const rows: string[][] = [['in flight', 'events/s (median)', 'rounds', 'requests/s', 'target ≥ 20,000']];
+  const drain: Record<string, number[]> = {};
+  for (const concurrency of [1, 2, 4]) {
+    const samples: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const { store, cleanup } = tempStore();
+      await seed(store, EVENTS);
+      const top = maxId(store);
+      const started = performance.now();
+      const forwarder = createSplunkForwarder({ store, hecUrl: hec.url, token: TOKEN, concurrency });
+      await until(() => forwarder.stats.cursor >= top, 120_000);
+      const seconds = (performance.now() - started) / 1000;
+      samples.push(forwarder.stats.delivered / seconds);
+      await forwarder.close();
+      await cleanup();
+    }
+    drain[String(concurrency)] = samples;
+    const eps = median(samples);
+    rows.push([
+      String(concurrency) + (concurrency === 4 ? ' (default)' : ''),
+      Math.round(eps).toLocaleString('en-US'),
+      String(samples.length),
+      Math.round(eps / 100).toLocaleString('en-US'),
+      eps >= 20_000 ? 'met' : 'NOT met',
+    ]);
+  }
+  await hec.close();
+  results.drain = { events: EVENTS, hecDelayMs: HEC_DELAY_MS, eventsPerSecond: drain };
+  printTable(
+    `Drain ${EVENTS.toLocaleString('en-US')} committed events, HEC answers in ${HEC_DELAY_MS} ms, batch 100 events`,
+    rows,
+  );
+}
+
+async function livePhase(): Promise<void> {
+  const hec = await startHec(HEC_DELAY_MS);
+  const { store, cleanup } = tempStore();
+  const forwarder = createSplunkForwarder({ store, hecUrl: hec.url, token: TOKEN });
+  let deepest = 0;
+  const sampler = setInterval(() => {
+    deepest = Math.max(deepest, forwarder.stats.queueDepth);
+  }, 50);
+  const started = performance.now();
+  let written = 0;
+  // The writer commits LIVE_RATE events/s in 10 ms slices.
+  while (performance.now() - started < LIVE_S * 1000) {
+    const due = Math.floor(((performance.now() - started) / 1000) * LIVE_RATE);
+    for (; written < due; written++) void store.enqueue(makeRecord());
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await store.flush();
+  const lagAtEnd = forwarder.stats.queueDepth;
+  const writeSeconds = (performance.now() - started) / 1000;
+  const caughtUp = await until(() => forwarder.stats.queueDepth === 0, 60_000);
+  const totalSeconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  const delivered = forwarder.stats.delivered;
+  await forwarder.close();
+  await cleanup();
+  await hec.close();
+  results.live = { rate: LIVE_RATE, seconds: LIVE_S, written, delivered, deepest, lagAtEnd, totalSeconds };
+  printTable(
+    `Live: writer at ${LIVE_RATE.toLocaleString('en-US')} events/s for ${LIVE_S} s, forwarding alongside`,
+    [
+      ['written', 'write rate/s', 'delivered', 'deepest backlog', 'backlog at end', 'caught up after'],
+      [
+        written.toLocaleString('en-US'),
+        Math.round(written / writeSeconds).toLocaleString('en-US'),
+        delivered.toLocaleString('en-US'),
+        deepest.toLocaleString('en-US'),
+        lagAtEnd.toLocaleString('en-US'),
+        caughtUp ? `${(totalSeconds - writeSeconds).toFixed(2)} s` : 'no (60 s)',
+      ],
+    ],
+  );
+}
+
+async function outagePhase(): Promise<void> {
+  // Bind a port, then close it: the collector is down (connection refused) at a known address.
+  const hec = await startHec(HEC_DELAY_MS);
+  const url = hec.url;
+  await hec.close();
+  const { store, cleanup } = tempStore();
+  const forwarder: SplunkForwarder = createSplunkForwarder({ store, hecUrl: url, token: TOKEN });
+  global.gc?.();
+  const rss: number[] = [];
+  const heap: number[] = [];
+  const sample = () => {
+    const usage = process.memoryUsage();
+    rss.push(usage.rss);
+    heap.push(usage.heapUsed);
+  };
+  sample();
+  const started = performance.now();
+  let written = 0;
+  let nextSample = 1000;
+  while (performance.now() - started < OUTAGE_S * 1000) {
+    const elapsed = performance.now() - started;
+    const due = Math.floor((elapsed / 1000) * OUTAGE_RATE);
+    for (; written < due; written++) void store.enqueue(makeRecord());
+    if (elapsed >= nextSample) {
+      sample();
+      nextSample += 1000;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await store.flush();
+  sample();
+  const during = forwarder.stats;
+  await forwarder.close();
+
+  // The collector comes back on the same port: a new forwarder (as after a reload) drains the backlog.
+  const port = Number(new URL(url).port);
+  const back = await startHecOn(port, HEC_DELAY_MS);
+  const top = maxId(store);
+  const drainStart = performance.now();
+  const after = createSplunkForwarder({ store, hecUrl: url, token: TOKEN });
+  const drained = await until(() => after.stats.cursor >= top, 300_000);
+  const drainSeconds = (performance.now() - drainStart) / 1000;
+  await after.close();
+  await back.close();
+  await cleanup();
+
+  const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+  const half = Math.floor(rss.length / 2);
+  const secondHalfGrowth = rss[rss.length - 1]! - Math.min(...rss.slice(half));
+  results.outage = {
+    seconds: OUTAGE_S,
+    rate: OUTAGE_RATE,
+    written,
+    backlog: during.queueDepth,
+    circuit: during.circuit,
+    retries: during.retries,
+    rssMb: { start: mb(rss[0]!), peak: mb(Math.max(...rss)), end: mb(rss[rss.length - 1]!) },
+    heapMb: { start: mb(heap[0]!), peak: mb(Math.max(...heap)), end: mb(heap[heap.length - 1]!) },
+    secondHalfRssGrowthMb: mb(secondHalfGrowth),
+    drained,
+    drainSeconds,
+  };
+  printTable(
+    `Outage: HEC down ${OUTAGE_S} s, writer at ${OUTAGE_RATE.toLocaleString('en-US')} events/s (RSS sampled every second)`,
+    [
+      [
+        'backlog',
+        'circuit',
+        'requests tried',
+        'RSS start',
+        'RSS peak',
+        'RSS end',
+        'RSS growth, 2nd half',
+        'heap peak',
+      ],
+      [
+        during.queueDepth.toLocaleString('en-US'),
+        during.circuit,
+        String(during.retries),
+        `${mb(rss[0]!)} MiB`,
+        `${mb(Math.max(...rss))} MiB`,
+        `${mb(rss[rss.length - 1]!)} MiB`,
+        `${mb(secondHalfGrowth)} MiB`,
+        `${mb(Math.max(...heap))} MiB`,
+      ],
+    ],
+  );
+  printTable('Recovery: the collector is back, backlog drained by a new forwarder', [
+    ['backlog', 'drained', 'seconds', 'events/s'],
+    [
+      top.toLocaleString('en-US'),
+      drained ? 'yes' : 'no (300 s)',
+      drainSeconds.toFixed(2),
+      Math.round(top / drainSeconds).toLocaleString('en-US'),
+    ],
+  ]);
+}
+
+async function startHecOn(port: number, delayMs: number): Promise<{ close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"text":"Success","code":0}');
+      }, delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+if (PHASES.has('drain')) await drainPhase();
+if (PHASES.has('live')) await livePhase();
+if (PHASES.has('outage')) await outagePhase();
+
+const out = join(BENCH_DIR, 'results');
+mkdirSync(out, { recursive: true });
+const file = join(out, `splunk-${new Date().toISOString().slice(0, 10)}.json`);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+process.stdout.write(`\nresults: ${file}\n`);
