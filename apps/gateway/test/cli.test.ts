@@ -125,10 +125,11 @@ describe('defenseclaw-gateway run', () => {
     assert.equal(health.gateway?.details?.protocol, 4);
     assert.equal(health.sandbox?.state, 'disabled');
     assert.equal(health.sandbox?.details?.reason, 'not supported in this build');
-    for (const key of ['watcher', 'guardrail', 'splunk']) {
+    for (const key of ['guardrail', 'splunk']) {
       assert.equal(health[key]?.state, 'disabled', key);
       assert.equal(typeof health[key]?.details?.reason, 'string', key);
     }
+    assert.equal(health.watcher?.state, 'running');
     assert.equal(health.telemetry?.state, 'running');
     assert.equal(health.telemetry?.details?.metrics_path, '/metrics');
     const metrics = await fetch(`http://127.0.0.1:${apiPort}/metrics`);

@@ -532,6 +532,13 @@ describe('createSkillWatcher', () => {
     const titles = h.store.queries.listAlerts({}).alerts.map((a) => a.title);
     assert.ok(titles.includes('skill evil-helper could not be disabled: REQUEST_FAILED'), titles.join('\n'));
     assert.equal(h.watcher.stats.failedActions, 1);
+    // The next rescan tries again; this time OpenClaw takes it.
+    h.fake.handle('skills.update', null);
+    await h.watcher.rescan();
+    await waitUntil(() => (skillEnabledInOpenClaw(h.fake, 'evil-helper') === false ? true : undefined));
+    const [change] = await scanEvents(h.store, 1, 'enforce.change');
+    assert.match(change!.summary ?? '', /\(retry: the last disable of this content failed\)/);
+    assert.equal(eventsOf(h.store, 'skill.scan').length, 1, 'the retry is not a second scan record');
   });
 
   it('leaves a skill the user re-enabled alone while its content is unchanged', async (t) => {
@@ -559,6 +566,34 @@ describe('createSkillWatcher', () => {
       'a second disable after a content change',
     );
     assert.equal(skillEnabledInOpenClaw(h.fake, 'evil-helper'), false);
+  });
+
+  it('after a restart disables the same content again, recording the repeat without a second alert', async (t) => {
+    const h = await setup(t);
+    dropSkill(h.managed, 'evil', { 'SKILL.md': EVIL_MD }, h.root);
+    await h.fake.waitForRequest('skills.update', { timeoutMs: 10_000 });
+    await settled(h.watcher);
+    await h.client.enableSkill('evil-helper');
+    await h.watcher.close();
+    // A new process: nothing in memory, the same audit.db (the block-list entry and the recorded scan).
+    const restarted = createSkillWatcher({
+      engine: h.engine,
+      store: h.store,
+      settings: { ...offSettings(), enabled: true, skillDirs: [h.configured], debounceMs: 50 },
+      gateway: () => h.client,
+    });
+    t.after(() => restarted.close());
+    h.engine.setLists({ entries: h.store.lists.entries() });
+    restarted.start();
+    const [change] = await scanEvents(h.store, 1, 'enforce.change');
+    assert.match(change!.summary ?? '', /skill evil-helper disabled in OpenClaw \(again: /);
+    assert.equal(skillEnabledInOpenClaw(h.fake, 'evil-helper'), false);
+    assert.equal(
+      eventsOf(h.store, 'skill.scan').length,
+      1,
+      'the same content is one scan record (dedupe_key)',
+    );
+    assert.equal(h.store.queries.listAlerts({}).alerts.length, 1);
   });
 
   it('scans plugin_dirs as plugin.scan and disables a malicious plugin with the plugin helper', async (t) => {
@@ -655,6 +690,25 @@ describe('watcher health', () => {
     );
     assert.equal(missing.stats.scans, 1);
     assert.equal((missing.health().details.dirs as { ok: boolean }[])[0]?.ok, true);
+    // Removed: its skills are forgotten and the dir is awaited again; recreated: watched and scanned again.
+    rmSync(notYet, { recursive: true });
+    await waitUntil(
+      () => (missing.stats.skills === 0 ? true : undefined),
+      10_000,
+      'the removed skill forgotten',
+    );
+    assert.equal(
+      (missing.health().details.dirs as { error?: string }[])[0]?.error,
+      'removed; watching for it to be created again',
+    );
+    mkdirSync(notYet, { recursive: true });
+    dropSkill(notYet, 'weather', { 'SKILL.md': BENIGN_MD }, root);
+    await waitUntil(
+      () => (missing.stats.scans === 2 ? true : undefined),
+      10_000,
+      'the recreated dir scanned',
+    );
+    assert.equal(missing.stats.skills, 1);
 
     const file = join(root, 'not-a-dir');
     writeFileSync(file, 'x');

@@ -5,7 +5,7 @@
 // the bundled scripts, read with explicit caps; nothing here ever follows a FIFO, a device or a directory symlink
 // loop, and nothing blocks on a slow file beyond one bounded read.
 import { createHash } from 'node:crypto';
-import { constants, type Dirent, existsSync, lstatSync, statSync } from 'node:fs';
+import { constants, type Dirent, existsSync, statSync } from 'node:fs';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, extname, join, relative, sep } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -448,15 +448,6 @@ function fileExistsSync(path: string): boolean {
 export function dirExistsSync(path: string): boolean {
   try {
     return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-/** Tells whether `path` itself is a symbolic link (not followed). */
-export function isSymlinkSync(path: string): boolean {
-  try {
-    return lstatSync(path).isSymbolicLink();
   } catch {
     return false;
   }

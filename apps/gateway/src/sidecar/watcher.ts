@@ -29,7 +29,6 @@ import {
   admissionRecord,
   enforceChangeRecord,
   enforcementFailedRecord,
-  type RuntimeState,
   recordRuleIds,
 } from './_watcher-records.ts';
 import type { HealthState } from './health.ts';
@@ -305,11 +304,7 @@ export function createSkillWatcher(options: SkillWatcherOptions): SkillWatcher {
         if (root.watcher !== watcher) return;
         const code = errorCode(error);
         log.warn(`watch on ${root.path} failed; re-armed at the next rescan`, { error: code });
-        disarm(root);
-        root.ok = false;
-        root.missing = !dirExistsSync(root.path);
-        root.error = root.missing ? 'removed; watching for it to be created again' : `watch failed: ${code}`;
-        if (root.missing) armAncestor(root);
+        lost(root, `watch failed: ${code}`);
       });
       root.watcher = watcher;
       root.ok = true;
@@ -350,6 +345,22 @@ export function createSkillWatcher(options: SkillWatcherOptions): SkillWatcher {
     }
   };
 
+  // The watch is gone (the dir was removed, or the watcher failed): wait for the dir to come back, or the rescan.
+  const lost = (root: Root, error: string) => {
+    disarm(root);
+    root.ok = false;
+    root.missing = !dirExistsSync(root.path);
+    root.error = root.missing ? 'removed; watching for it to be created again' : error;
+    if (!root.missing) return;
+    armAncestor(root);
+    // Its skills are gone with it: re-scanning them forgets them.
+    for (const [dir, skill] of known) {
+      if (skill.kind === root.kind && isWithin(root.path, dir)) {
+        enqueue({ type: 'scan', kind: root.kind, dir, root: root.path });
+      }
+    }
+  };
+
   const disarm = (root: Root) => {
     if (root.watcher !== undefined) closeQuietly(root.watcher);
     if (root.ancestorWatcher !== undefined) closeQuietly(root.ancestorWatcher);
@@ -359,6 +370,11 @@ export function createSkillWatcher(options: SkillWatcherOptions): SkillWatcher {
 
   const onFsEvent = (root: Root, filename: string | undefined) => {
     if (closed || !settings.enabled) return;
+    // A removed root keeps its (now dead) inotify watch silently: notice it on its last event.
+    if (!dirExistsSync(root.path)) {
+      if (root.watcher !== undefined) lost(root, 'removed');
+      return;
+    }
     if (filename === undefined) {
       schedule({ type: 'discover', kind: root.kind, dir: root.path, root: root.path });
       return;
@@ -592,7 +608,12 @@ export function createSkillWatcher(options: SkillWatcherOptions): SkillWatcher {
     }
     if (facts.decision !== 'disabled') return;
     const action: PendingAction = { kind: facts.kind, key: facts.key, dir: facts.dir, queuedAt: now() };
-    if (duplicate) action.why = 'again: the same content was disabled before this restart';
+    if (duplicate) {
+      action.why =
+        previous === undefined
+          ? 'again: the same content was judged before this restart'
+          : 'retry: the last disable of this content failed';
+    }
     if (facts.runtime === 'pending') {
       queueAction(action);
       return;
@@ -693,6 +714,7 @@ export function createSkillWatcher(options: SkillWatcherOptions): SkillWatcher {
       const [oldestId, oldest] = pending.entries().next().value as [string, PendingAction];
       pending.delete(oldestId);
       counters.failedActions += 1;
+      forgetHash(oldest);
       options.metrics?.action('dropped');
       log.error(
         `disable queue full (${MAX_PENDING_ACTIONS}); dropped the oldest: ${oldest.kind} ${oldest.key}`,
@@ -714,6 +736,12 @@ export function createSkillWatcher(options: SkillWatcherOptions): SkillWatcher {
       warnedNoGateway = true;
       log.warn('no OpenClaw connection (gateway.connect: false?): disables stay queued');
     }
+  };
+
+  // A disable that never reached OpenClaw is retried: the next change or rescan judges the skill again.
+  const forgetHash = (action: PendingAction) => {
+    const state = known.get(action.dir);
+    if (state !== undefined && state.key === action.key) state.hash = undefined;
   };
 
   const runAction = async (action: PendingAction): Promise<void> => {
@@ -754,6 +782,7 @@ export function createSkillWatcher(options: SkillWatcherOptions): SkillWatcher {
       if (attempt < WATCHER_RPC_RETRIES && !(await sleep(retryBaseMs * 2 ** attempt, abort.signal))) return;
     }
     counters.failedActions += 1;
+    forgetHash(action);
     options.metrics?.action('failed');
     const code = errorCode(lastError);
     log.error(`${action.kind} ${action.key} could not be disabled after ${attempts} attempts`, {
@@ -1166,6 +1195,3 @@ function errorCode(error: unknown): string {
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
-
-// Kept for the type of the exported runtime states.
-export type { RuntimeState };
