@@ -1,7 +1,7 @@
 // Processes for bench:api: the real `defenseclaw-gateway` binary as a foreground daemon (`run`) in a temp home, and
 // timed one-shot CLI runs (`status`, `start`, `stop`, plus bare-Node floors for the startup breakdown).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,14 +11,24 @@ import { fileURLToPath } from 'node:url';
 /** The CLI entry point. */
 export const BIN = fileURLToPath(new URL('../../apps/gateway/bin/defenseclaw-gateway.js', import.meta.url));
 
-/** Whether `taskset` can pin processes to a CPU (and `BENCH_PIN=0` does not turn pinning off). */
-export const HAS_TASKSET = (() => {
-  if (process.env.BENCH_PIN === '0') return false;
+/** Whether to pin the daemon and the load generator to a CPU each: `BENCH_PIN=1` and taskset present. */
+export const PIN = (() => {
+  if (process.env.BENCH_PIN !== '1') return false;
   try {
     execFileSync('taskset', ['-V'], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
+  }
+})();
+
+/** GNU time, when installed: it reports a child's CPU time, which other load on the machine does not inflate. */
+const GNU_TIME = (() => {
+  try {
+    execFileSync('/usr/bin/time', ['-f', '%U', 'true'], { stdio: 'ignore' });
+    return '/usr/bin/time';
+  } catch {
+    return undefined;
   }
 })();
 
@@ -55,7 +65,7 @@ export type Daemon = { child: ChildProcess; readyMs: number; stop(): Promise<voi
  */
 export async function startDaemon(home: BenchHome, cpu: number | undefined): Promise<Daemon> {
   const t0 = performance.now();
-  const pin = HAS_TASKSET && cpu !== undefined;
+  const pin = PIN && cpu !== undefined;
   const child = spawn(
     pin ? 'taskset' : process.execPath,
     [...(pin ? ['-c', String(cpu), process.execPath] : []), BIN, 'run', '--home', home.dir],
@@ -91,17 +101,24 @@ export async function startDaemon(home: BenchHome, cpu: number | undefined): Pro
   };
 }
 
-/** A finished one-shot run: exit code, wall time and output. */
-export type Timed = { code: number | null; ms: number; stdout: string; stderr: string };
+/** A finished one-shot run: exit code, wall time, CPU time (user + system, when GNU time exists) and output. */
+export type Timed = { code: number | null; ms: number; cpuMs: number; stdout: string; stderr: string };
 
-/** Runs `node <args>` to completion and measures its wall time (spawn → exit). */
+/** Runs `node <args>` to completion and measures its wall time (spawn → exit) and CPU time. */
 export async function timedNode(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   cwd: string = process.cwd(),
 ): Promise<Timed> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child =
+    GNU_TIME === undefined
+      ? spawn(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(GNU_TIME, ['-f', `${CPU_MARK}%U %S`, process.execPath, ...args], {
+          env,
+          cwd,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -111,7 +128,32 @@ export async function timedNode(
     stderr += chunk.toString();
   });
   const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
-  return { code, ms: performance.now() - t0, stdout, stderr };
+  const ms = performance.now() - t0;
+  const mark = stderr.lastIndexOf(CPU_MARK);
+  let cpuMs = Number.NaN;
+  if (mark !== -1) {
+    const [user, system] = stderr
+      .slice(mark + CPU_MARK.length)
+      .trim()
+      .split(' ')
+      .map(Number);
+    cpuMs = ((user ?? Number.NaN) + (system ?? Number.NaN)) * 1000;
+    stderr = stderr.slice(0, mark);
+  }
+  return { code, ms, cpuMs, stdout, stderr };
+}
+
+/** A process's CPU time so far (user + system, ms) from /proc; NaN where /proc is missing. */
+export function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** Runs the CLI to completion against a home. */
@@ -125,6 +167,8 @@ export function sleep(ms: number): Promise<void> {
 }
 
 // --- internal ---
+
+const CPU_MARK = '@@cpu ';
 
 async function isReady(port: number): Promise<boolean> {
   try {

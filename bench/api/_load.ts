@@ -21,6 +21,8 @@ export type LoadResult = {
   statuses: Record<number, number>;
   /** The server's own `elapsed_ms` of each 2xx answer that reports one (the inspect routes do). */
   serverMs: number[];
+  /** The verdict's `timing.scan_micros` of each 2xx answer that reports one, in ms. */
+  scanMs: number[];
   seconds: number;
 };
 
@@ -99,9 +101,10 @@ export async function openLoop(
 // --- internal ---
 
 const ELAPSED_RE = /"elapsed_ms":([0-9.]+)/;
+const SCAN_RE = /"scan_micros":([0-9.]+)/;
 
 function emptyResult(): LoadResult {
-  return { latencies: [], ok: 0, errors: 0, statuses: {}, seconds: 0, serverMs: [] };
+  return { latencies: [], ok: 0, errors: 0, statuses: {}, seconds: 0, serverMs: [], scanMs: [] };
 }
 
 async function send(pool: Pool, spec: RequestSpec, result: LoadResult, start: number): Promise<void> {
@@ -116,6 +119,8 @@ async function send(pool: Pool, spec: RequestSpec, result: LoadResult, start: nu
       result.ok += 1;
       const elapsed = ELAPSED_RE.exec(text);
       if (elapsed !== null) result.serverMs.push(Number(elapsed[1]));
+      const scan = SCAN_RE.exec(text);
+      if (scan !== null) result.scanMs.push(Number(scan[1]) / 1000);
     } else {
       result.statuses[res.statusCode] = (result.statuses[res.statusCode] ?? 0) + 1;
       result.errors += 1;

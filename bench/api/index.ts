@@ -11,9 +11,15 @@
 //   4. `POST /api/v1/inspect/tool` (~1 KB args, commit included): open loop at fixed offered rates over 64
 //      connections (latency from each request's scheduled time), then a closed loop of 64 workers (throughput).
 //
-// The daemon (`run` in a temp home, `gateway.connect: false`) is pinned to cpu1 and this process to cpu0 when
-// taskset exists (`BENCH_PIN=0` leaves both to the scheduler: on a shared machine a pinned process cannot move
-// away from a busy core). Everything on loopback.
+// Inspect rows split the time: `server` is the answer's own `elapsed_ms` (handler start → answer, commit included),
+// `scan` its verdict's `timing.scan_micros`; the rest is HTTP, the event loops and the client, whose own event-loop
+// delay (`client lag`) says how late the sender itself was.
+//
+// The daemon runs `run` in a temp home (`gateway.connect: false`). `BENCH_PIN=1` pins it to cpu1 and this process
+// to cpu0 (taskset); the default leaves both to the scheduler, because on a shared machine a pinned process cannot
+// move away from a core someone else keeps busy. Wall times move with the machine's load (printed with every
+// table), so each table also shows CPU time: the CLI's user + system time (GNU time) and the daemon's CPU time per
+// request (/proc), which other load does not inflate. Everything on loopback.
 //
 //   node scripts/pnpm.mjs --filter @defenseclaw/bench run bench:api
 //   BENCH_ROWS=200000 BENCH_STATUS_RUNS=11 BENCH_START_RUNS=3 BENCH_SECONDS=3 node --import tsx bench/api/index.ts
@@ -21,7 +27,9 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { encodeCursor } from '@defenseclaw/audit-store';
 import { Pool } from 'undici';
 import { median, percentile, printTable } from '../_stats.ts';
@@ -29,7 +37,8 @@ import {
   type BenchHome,
   createHome,
   type Daemon,
-  HAS_TASKSET,
+  PIN,
+  processCpuMs,
   startDaemon,
   type Timed,
   timedCli,
@@ -39,7 +48,7 @@ import { closedLoop, type LoadResult, openLoop, type RequestSpec, serial } from 
 import { type BuiltStore, buildStore } from './_store.ts';
 
 // Pin the load generator to cpu0 (the daemon gets cpu1) by re-running this file under taskset once.
-if (HAS_TASKSET && process.env.BENCH_API_PINNED !== '1') {
+if (PIN && process.env.BENCH_API_PINNED !== '1') {
   const run = spawnSync(
     'taskset',
     ['-c', '0', process.execPath, ...process.execArgv, ...process.argv.slice(1)],
@@ -64,6 +73,7 @@ const PHASES = new Set((process.env.BENCH_PHASES ?? 'status,start,alerts,inspect
 const CONNECTIONS = 64;
 const HERE = new URL('.', import.meta.url).pathname;
 const BENCH_DIR = join(HERE, '..');
+const MAIN_TS = join(BENCH_DIR, '..', 'apps', 'gateway', 'src', 'main.ts');
 
 const token = randomBytes(32).toString('hex');
 const homes: BenchHome[] = [];
@@ -81,7 +91,7 @@ const results: Record<string, unknown> = { date: new Date().toISOString(), node:
 
 try {
   process.stdout.write(
-    `bench:api — ${ROWS.toLocaleString('en-US')} events, ${HAS_TASKSET ? 'daemon on cpu1, load on cpu0' : 'taskset missing: unpinned'}\n`,
+    `bench:api — ${ROWS.toLocaleString('en-US')} events, ${PIN ? 'daemon on cpu1, load on cpu0' : 'unpinned'}, ${load()}\n`,
   );
   const main = await createHome(token);
   homes.push(main);
@@ -102,8 +112,8 @@ try {
   }
 
   if (PHASES.has('status')) results.status = await statusPhase(main);
-  if (PHASES.has('alerts')) results.alerts = await alertsPhase(main, store!);
-  if (PHASES.has('inspect')) results.inspect = await inspectPhase(main);
+  if (PHASES.has('alerts')) results.alerts = await alertsPhase(main, store!, daemon!);
+  if (PHASES.has('inspect')) results.inspect = await inspectPhase(main, daemon!);
   if (daemon !== undefined) {
     await daemon.stop();
     daemons.splice(daemons.indexOf(daemon), 1);
@@ -140,6 +150,24 @@ async function statusPhase(home: BenchHome) {
     },
     { name: 'defenseclaw-gateway version', run: () => timedCli(home, ['version']) },
     { name: 'defenseclaw-gateway status', run: () => timedCli(home, ['status']) },
+    {
+      name: 'status, loaded through tsx ESM hooks (the bin before)',
+      run: () =>
+        timedNode(
+          [
+            '--input-type=module',
+            '-e',
+            "(await import('tsx/esm/api')).register(); const { runCli } = await import(process.argv[1]); " +
+              'process.exit(await runCli(process.argv.slice(2)));',
+            MAIN_TS,
+            'status',
+            '--home',
+            home.dir,
+          ],
+          home.env,
+          BENCH_DIR,
+        ),
+    },
     { name: 'defenseclaw-gateway status --json', run: () => timedCli(home, ['status', '--json']) },
   ];
   // Warm tsx's transform cache and the page cache once; a failed status fails the benchmark.
@@ -148,11 +176,16 @@ async function statusPhase(home: BenchHome) {
     if (warm.code !== 0) throw new Error(`${floor.name} exited ${warm.code}: ${warm.stderr}`);
   }
   const samples = new Map<string, number[]>(floors.map((f) => [f.name, []]));
+  const cpu = new Map<string, number[]>(floors.map((f) => [f.name, []]));
   for (let round = 0; round < STATUS_RUNS; round++) {
-    for (const floor of floors) samples.get(floor.name)!.push((await floor.run()).ms);
+    for (const floor of floors) {
+      const run = await floor.run();
+      samples.get(floor.name)!.push(run.ms);
+      cpu.get(floor.name)!.push(run.cpuMs);
+    }
   }
   const serverStatus = await serial(pool(home.port, 1), 200, () => ({ method: 'GET', path: '/status' }));
-  const rows = [['variant', 'median (ms)', 'p10', 'p90', 'target']];
+  const rows = [['variant', 'wall median (ms)', 'p10', 'p90', 'CPU median (ms)', 'target']];
   for (const floor of floors) {
     const s = samples.get(floor.name)!;
     rows.push([
@@ -160,6 +193,7 @@ async function statusPhase(home: BenchHome) {
       fmt(median(s)),
       fmt(percentile(s, 10)),
       fmt(percentile(s, 90)),
+      fmt(median(cpu.get(floor.name)!), 0),
       floor.name === 'defenseclaw-gateway status' ? `≤ 400 ${median(s) <= 400 ? '✔' : '✘'}` : '',
     ]);
   }
@@ -169,10 +203,12 @@ async function statusPhase(home: BenchHome) {
     fmt(percentile(serverStatus.latencies, 10), 2),
     fmt(percentile(serverStatus.latencies, 90), 2),
     '',
+    '',
   ]);
-  printTable(`status wall time, spawn → exit, ${STATUS_RUNS} interleaved rounds`, rows);
+  printTable(`status, spawn → exit, ${STATUS_RUNS} interleaved rounds (${load()})`, rows);
   return {
     samples: Object.fromEntries(samples),
+    cpuMs: Object.fromEntries(cpu),
     serverStatusP50: median(serverStatus.latencies),
   };
 }
@@ -198,7 +234,7 @@ async function startPhase() {
     await daemon.stop();
     daemons.splice(daemons.indexOf(daemon), 1);
   }
-  printTable(`start → healthy, fresh home each round, ${START_RUNS} rounds`, [
+  printTable(`start → healthy, fresh home each round, ${START_RUNS} rounds (${load()})`, [
     ['what', 'median (ms)', 'min', 'max', 'target'],
     [
       'start --no-watchdog (returns when healthy)',
@@ -219,7 +255,7 @@ async function startPhase() {
   return { start, run, stop };
 }
 
-async function alertsPhase(home: BenchHome, store: BuiltStore) {
+async function alertsPhase(home: BenchHome, store: BuiltStore, daemon: Daemon) {
   const p = pool(home.port, 1);
   const get = (path: string) => (): RequestSpec => ({ method: 'GET', path });
   const deepCursor = () => encodeCursor(1 + Math.floor(Math.random() * store.events));
@@ -246,31 +282,45 @@ async function alertsPhase(home: BenchHome, store: BuiltStore) {
       next: get('/audit/events?limit=100&include=verdicts'),
     },
   ];
-  const rows = [['request (serial, one connection)', 'p50 (ms)', 'p99 (ms)', 'max (ms)', 'errors', 'target']];
-  const out: Record<string, LoadResult> = {};
+  const rows = [
+    [
+      'request (serial, one connection)',
+      'p50 (ms)',
+      'p99 (ms)',
+      'max (ms)',
+      'daemon CPU/req (ms)',
+      'client lag p99',
+      'errors',
+      'target',
+    ],
+  ];
+  const out: Record<string, LoadResult & { cpuPerRequestMs: number }> = {};
   for (const c of cases) {
     await serial(p, 100, c.next);
+    const cpu0 = processCpuMs(daemon.child.pid);
     const r = await serial(p, c.target ? ALERT_REQUESTS : Math.ceil(ALERT_REQUESTS / 2), c.next);
-    out[c.name] = r;
+    const cpuPerRequestMs = (processCpuMs(daemon.child.pid) - cpu0) / (r.ok + r.errors);
+    out[c.name] = { ...r, cpuPerRequestMs };
     const p99 = percentile(r.latencies, 99);
     rows.push([
       c.name,
       fmt(median(r.latencies), 2),
       fmt(p99, 2),
       fmt(Math.max(...r.latencies), 1),
+      fmt(cpuPerRequestMs, 3),
       String(r.errors),
       c.target ? `p99 ≤ 20 ${p99 <= 20 ? '✔' : '✘'}` : '',
     ]);
   }
   await p.close();
   printTable(
-    `Reads over ${store.events.toLocaleString('en-US')} events / ${store.alerts.toLocaleString('en-US')} alerts`,
+    `Reads over ${store.events.toLocaleString('en-US')} events / ${store.alerts.toLocaleString('en-US')} alerts (${load()})`,
     rows,
   );
   return Object.fromEntries(Object.entries(out).map(([k, r]) => [k, summary(r)]));
 }
 
-async function inspectPhase(home: BenchHome) {
+async function inspectPhase(home: BenchHome, daemon: Daemon) {
   const p = pool(home.port, CONNECTIONS);
   const headers = {
     authorization: `Bearer ${token}`,
@@ -284,7 +334,8 @@ async function inspectPhase(home: BenchHome) {
     body: inspectBody(i),
   });
   process.stdout.write(`\n  inspect body ${Buffer.byteLength(inspectBody(0))} B; warming up\n`);
-  await openLoop(p, 200, 1, next);
+  // Warm the JIT and open all 64 connections, so no row pays for TCP handshakes.
+  await closedLoop(p, CONNECTIONS, 1, next);
   const rows = [
     [
       'load',
@@ -295,14 +346,21 @@ async function inspectPhase(home: BenchHome) {
       'p99.9',
       'max',
       'server p50 / p99',
+      'scan p50 / p99',
+      'daemon CPU/req (ms)',
+      'client lag p99',
       'errors',
       'target',
     ],
   ];
   const out: Record<string, unknown> = {};
   for (const rate of RATES) {
+    const cpu0 = processCpuMs(daemon.child.pid);
+    const lag = lagMonitor();
     const r = await openLoop(p, rate, SECONDS, next);
-    out[`open ${rate}/s`] = summary(r);
+    const lagP99 = lag.stop();
+    const cpuPerRequestMs = (processCpuMs(daemon.child.pid) - cpu0) / (r.ok + r.errors);
+    out[`open ${rate}/s`] = { ...summary(r), cpuPerRequestMs, clientLagP99Ms: lagP99 };
     const p99 = percentile(r.latencies, 99);
     rows.push([
       `open loop ${rate}/s, ${CONNECTIONS} conns`,
@@ -313,12 +371,19 @@ async function inspectPhase(home: BenchHome) {
       fmt(percentile(r.latencies, 99.9), 1),
       fmt(Math.max(...r.latencies), 1),
       serverText(r),
+      scanText(r),
+      fmt(cpuPerRequestMs, 3),
+      fmt(lagP99, 1),
       errorText(r),
       `p99 ≤ 5 ${p99 <= 5 ? '✔' : '✘'}`,
     ]);
   }
+  const cpu0 = processCpuMs(daemon.child.pid);
+  const lag = lagMonitor();
   const closed = await closedLoop(p, CONNECTIONS, SECONDS, next);
-  out.closed = summary(closed);
+  const closedLag = lag.stop();
+  const closedCpu = (processCpuMs(daemon.child.pid) - cpu0) / (closed.ok + closed.errors);
+  out.closed = { ...summary(closed), cpuPerRequestMs: closedCpu, clientLagP99Ms: closedLag };
   rows.push([
     `closed loop, ${CONNECTIONS} workers`,
     fmt(closed.ok / closed.seconds, 0),
@@ -328,11 +393,14 @@ async function inspectPhase(home: BenchHome) {
     fmt(percentile(closed.latencies, 99.9), 1),
     fmt(Math.max(...closed.latencies), 1),
     serverText(closed),
+    scanText(closed),
+    fmt(closedCpu, 3),
+    fmt(closedLag, 1),
     errorText(closed),
     '(throughput)',
   ]);
   await p.close();
-  printTable(`POST /api/v1/inspect/tool, ${SECONDS} s per row, commit included`, rows);
+  printTable(`POST /api/v1/inspect/tool, ${SECONDS} s per row, commit included (${load()})`, rows);
   return out;
 }
 
@@ -373,8 +441,32 @@ function summary(r: LoadResult) {
     p999: percentile(r.latencies, 99.9),
     serverP50: median(r.serverMs),
     serverP99: percentile(r.serverMs, 99),
+    scanP50: median(r.scanMs),
+    scanP99: percentile(r.scanMs, 99),
     max: r.latencies.length > 0 ? Math.max(...r.latencies) : Number.NaN,
   };
+}
+
+/** Watches this process's event-loop delay: a late sender inflates the open-loop latencies it reports. */
+function lagMonitor(): { stop(): number } {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  return {
+    stop() {
+      histogram.disable();
+      return histogram.percentile(99) / 1e6;
+    },
+  };
+}
+
+function load(): string {
+  return `load average ${loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ')} on ${availableParallelism()} CPUs`;
+}
+
+function scanText(r: LoadResult): string {
+  return `${fmt(median(r.scanMs), 2)} / ${fmt(percentile(r.scanMs, 99), 2)}`;
 }
 
 function serverText(r: LoadResult): string {

@@ -38,7 +38,7 @@ const worker = async () => {
 await Promise.all(Array.from({ length: conns }, worker));
 const cpu1 = await cpuOf(ours.child);
 lat.sort((a,b)=>a-b);
-console.log(TARGET, 'cpu µs/request', ((cpu1 - cpu0) / done).toFixed(0));
+console.log(TARGET, 'cpu µs/request', ((cpu1 - cpu0) / done).toFixed(0), 'requests', done);
 console.log(MODE, 'conns', conns, 'rps', (done / SECS).toFixed(0), 'p50', lat[lat.length>>1]?.toFixed(3), 'p99', lat[Math.floor(lat.length*0.99)]?.toFixed(3));
 await pool.close();
 ours.child.kill('SIGTERM'); up.child.kill('SIGTERM');

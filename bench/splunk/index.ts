@@ -4,12 +4,14 @@
 // 1. Drain: a backlog of BENCH_EVENTS committed events (one verdict each, real schema, file DB) is forwarded with
 //    the default batch settings (100 events / 1 MiB); events/s = backlog / time until the cursor reaches max(id).
 //    Rows for the in-flight depth (concurrency 1, 2, 4 = default), median of BENCH_ROUNDS rounds.
-// 2. Live: the writer commits BENCH_LIVE_RATE events/s for BENCH_LIVE_S seconds while forwarding; reports the
-//    deepest backlog seen and the lag at the end (keeping up = bounded backlog, lag back to ~0).
+// 2. Live: the writer commits BENCH_LIVE_RATE events/s for BENCH_LIVE_S seconds, without and then with a forwarder
+//    alongside; reports refused records, the enqueue→commit p99 (the hot path's wait) and its ratio, the deepest
+//    backlog and how long the forwarder needs to catch up after the writes stop.
 // 3. Outage: the collector is down (connection refused) for BENCH_OUTAGE_S seconds (the issue asks for 600) while
-//    the writer commits BENCH_OUTAGE_RATE events/s; RSS is sampled every second (start, peak, end, and the
-//    growth of the second half, which is flat when nothing accumulates in memory); then the collector comes back
-//    and the time to drain the backlog is reported.
+//    the writer commits BENCH_OUTAGE_RATE events/s; RSS and heap are sampled every second, for a control run
+//    without a forwarder (BENCH_OUTAGE_CONTROL=0 skips it) and for the forwarder run, so what SQLite's page caches
+//    and WAL take on their own is visible next to the forwarder's share. Then the collector comes back and a new
+//    forwarder catches up (a backlog above max_lag_events is skipped and counted).
 //
 //   pnpm --filter @defenseclaw/bench bench:splunk     (or: node --import tsx bench/splunk/index.ts)
 //   BENCH_OUTAGE_S=600 node --import tsx bench/splunk/index.ts
@@ -25,9 +27,9 @@ import {
   type AuditStore,
   createSplunkForwarder,
   openAuditStore,
-  type SplunkForwarder,
+  type SplunkStats,
 } from '@defenseclaw/audit-store';
-import { median, printTable } from '../_stats.ts';
+import { median, percentile, printTable } from '../_stats.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
@@ -36,6 +38,7 @@ const LIVE_RATE = Number(process.env.BENCH_LIVE_RATE ?? 20_000);
 const LIVE_S = Number(process.env.BENCH_LIVE_S ?? 10);
 const OUTAGE_S = Number(process.env.BENCH_OUTAGE_S ?? 60);
 const OUTAGE_RATE = Number(process.env.BENCH_OUTAGE_RATE ?? 2_000);
+const OUTAGE_CONTROL = process.env.BENCH_OUTAGE_CONTROL !== '0';
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'drain,live,outage').split(','));
 const TOKEN = 'bench-hec-token';
 const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -183,56 +186,114 @@ async function drainPhase(): Promise<void> {
   );
 }
 
-async function livePhase(): Promise<void> {
+type LiveRun = {
+  written: number;
+  refused: number;
+  commitP99Ms: number;
+  delivered: number;
+  deepest: number;
+  lagAtEnd: number;
+  catchUpSeconds: number | undefined;
+};
+
+/** The writer commits LIVE_RATE events/s in 10 ms slices, with or without a forwarder alongside. */
+async function liveRun(forwarding: boolean): Promise<LiveRun> {
   const hec = await startHec(HEC_DELAY_MS);
   const { store, cleanup } = tempStore();
-  const forwarder = createSplunkForwarder({ store, hecUrl: hec.url, token: TOKEN });
+  const forwarder = forwarding ? createSplunkForwarder({ store, hecUrl: hec.url, token: TOKEN }) : undefined;
   let deepest = 0;
   const sampler = setInterval(() => {
-    deepest = Math.max(deepest, forwarder.stats.queueDepth);
+    if (forwarder !== undefined) deepest = Math.max(deepest, forwarder.stats.queueDepth);
   }, 50);
   const started = performance.now();
   let written = 0;
-  // The writer commits LIVE_RATE events/s in 10 ms slices.
+  let refused = 0;
+  const commitMs: number[] = [];
   while (performance.now() - started < LIVE_S * 1000) {
     const due = Math.floor(((performance.now() - started) / 1000) * LIVE_RATE);
-    for (; written < due; written++) void store.enqueue(makeRecord());
+    for (; written < due; written++) {
+      const t0 = performance.now();
+      // Every 20th commit is timed: enqueue → commit, the latency the hot path waits for.
+      const timed = written % 20 === 0;
+      store.enqueue(makeRecord()).then(
+        () => {
+          if (timed) commitMs.push(performance.now() - t0);
+        },
+        () => {
+          refused += 1;
+        },
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   await store.flush();
-  const lagAtEnd = forwarder.stats.queueDepth;
   const writeSeconds = (performance.now() - started) / 1000;
-  const caughtUp = await until(() => forwarder.stats.queueDepth === 0, 60_000);
+  const lagAtEnd = forwarder?.stats.queueDepth ?? 0;
+  const caughtUp = forwarder === undefined || (await until(() => forwarder.stats.queueDepth === 0, 60_000));
   const totalSeconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
-  const delivered = forwarder.stats.delivered;
-  await forwarder.close();
+  const delivered = forwarder?.stats.delivered ?? 0;
+  await forwarder?.close();
   await cleanup();
   await hec.close();
-  results.live = { rate: LIVE_RATE, seconds: LIVE_S, written, delivered, deepest, lagAtEnd, totalSeconds };
-  printTable(
-    `Live: writer at ${LIVE_RATE.toLocaleString('en-US')} events/s for ${LIVE_S} s, forwarding alongside`,
-    [
-      ['written', 'write rate/s', 'delivered', 'deepest backlog', 'backlog at end', 'caught up after'],
-      [
-        written.toLocaleString('en-US'),
-        Math.round(written / writeSeconds).toLocaleString('en-US'),
-        delivered.toLocaleString('en-US'),
-        deepest.toLocaleString('en-US'),
-        lagAtEnd.toLocaleString('en-US'),
-        caughtUp ? `${(totalSeconds - writeSeconds).toFixed(2)} s` : 'no (60 s)',
-      ],
-    ],
-  );
+  return {
+    written,
+    refused,
+    commitP99Ms: percentile(commitMs, 99),
+    delivered,
+    deepest,
+    lagAtEnd,
+    catchUpSeconds: forwarder === undefined ? 0 : caughtUp ? totalSeconds - writeSeconds : undefined,
+  };
 }
 
-async function outagePhase(): Promise<void> {
+async function livePhase(): Promise<void> {
+  const off = await liveRun(false);
+  const on = await liveRun(true);
+  results.live = { rate: LIVE_RATE, seconds: LIVE_S, withoutForwarder: off, withForwarder: on };
+  const row = (name: string, r: LiveRun) => [
+    name,
+    r.written.toLocaleString('en-US'),
+    r.refused.toLocaleString('en-US'),
+    r.commitP99Ms.toFixed(2),
+    r.delivered.toLocaleString('en-US'),
+    r.deepest.toLocaleString('en-US'),
+    r.lagAtEnd.toLocaleString('en-US'),
+    r.catchUpSeconds === undefined ? 'no (60 s)' : `${r.catchUpSeconds.toFixed(2)} s`,
+  ];
+  printTable(`Live: writer at ${LIVE_RATE.toLocaleString('en-US')} events/s for ${LIVE_S} s`, [
+    [
+      'forwarder',
+      'offered',
+      'refused (queue full)',
+      'commit p99 ms',
+      'delivered',
+      'deepest backlog',
+      'backlog at end',
+      'caught up after',
+    ],
+    row('off', off),
+    row('on', on),
+    ['ratio on/off', '', '', (on.commitP99Ms / off.commitP99Ms).toFixed(2), '', '', '', ''],
+  ]);
+}
+
+type OutageRun = {
+  written: number;
+  rss: number[];
+  heap: number[];
+  during: SplunkStats | undefined;
+  recovery?: { delivered: number; skippedForLag: number; seconds: number; drained: boolean };
+};
+
+/** The writer commits OUTAGE_RATE events/s for OUTAGE_S seconds while the collector is down; memory every second. */
+async function outageRun(forwarding: boolean): Promise<OutageRun> {
   // Bind a port, then close it: the collector is down (connection refused) at a known address.
   const hec = await startHec(HEC_DELAY_MS);
   const url = hec.url;
   await hec.close();
   const { store, cleanup } = tempStore();
-  const forwarder: SplunkForwarder = createSplunkForwarder({ store, hecUrl: url, token: TOKEN });
+  const forwarder = forwarding ? createSplunkForwarder({ store, hecUrl: url, token: TOKEN }) : undefined;
   global.gc?.();
   const rss: number[] = [];
   const heap: number[] = [];
@@ -248,7 +309,7 @@ async function outagePhase(): Promise<void> {
   while (performance.now() - started < OUTAGE_S * 1000) {
     const elapsed = performance.now() - started;
     const due = Math.floor((elapsed / 1000) * OUTAGE_RATE);
-    for (; written < due; written++) void store.enqueue(makeRecord());
+    for (; written < due; written++) store.enqueue(makeRecord()).catch(() => {});
     if (elapsed >= nextSample) {
       sample();
       nextSample += 1000;
@@ -257,71 +318,95 @@ async function outagePhase(): Promise<void> {
   }
   await store.flush();
   sample();
-  const during = forwarder.stats;
-  await forwarder.close();
-
-  // The collector comes back on the same port: a new forwarder (as after a reload) drains the backlog.
-  const port = Number(new URL(url).port);
-  const back = await startHecOn(port, HEC_DELAY_MS);
-  const top = maxId(store);
-  const drainStart = performance.now();
-  const after = createSplunkForwarder({ store, hecUrl: url, token: TOKEN });
-  const drained = await until(() => after.stats.cursor >= top, 300_000);
-  const drainSeconds = (performance.now() - drainStart) / 1000;
-  await after.close();
-  await back.close();
+  const during = forwarder?.stats;
+  await forwarder?.close();
+  const run: OutageRun = { written, rss, heap, during };
+  if (forwarding) {
+    // The collector comes back on the same port: a new forwarder (as after a reload) catches up; a backlog above
+    // max_lag_events is skipped (counted), the rest is delivered.
+    const port = Number(new URL(url).port);
+    const back = await startHecOn(port, HEC_DELAY_MS);
+    const top = maxId(store);
+    const drainStart = performance.now();
+    const after = createSplunkForwarder({ store, hecUrl: url, token: TOKEN });
+    const drained = await until(() => after.stats.cursor >= top, 300_000);
+    const seconds = (performance.now() - drainStart) / 1000;
+    run.recovery = {
+      delivered: after.stats.delivered,
+      skippedForLag: after.stats.dropped.lag,
+      seconds,
+      drained,
+    };
+    await after.close();
+    await back.close();
+  }
   await cleanup();
+  return run;
+}
 
-  const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
-  const half = Math.floor(rss.length / 2);
-  const secondHalfGrowth = rss[rss.length - 1]! - Math.min(...rss.slice(half));
+async function outagePhase(): Promise<void> {
+  const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  const runs: [string, OutageRun][] = [];
+  // The control run (same writes, no forwarder) shows what SQLite's page caches and the WAL take on their own.
+  if (OUTAGE_CONTROL) runs.push(['off (control)', await outageRun(false)]);
+  runs.push(['on, HEC down', await outageRun(true)]);
+  const quarter = (series: number[], q: number) =>
+    series[Math.min(series.length - 1, Math.floor((series.length - 1) * q))]!;
+  printTable(
+    `Outage: ${OUTAGE_S} s, writer at ${OUTAGE_RATE.toLocaleString('en-US')} events/s (RSS sampled every second)`,
+    [
+      [
+        'forwarder',
+        'RSS start',
+        'RSS 25 %',
+        'RSS 50 %',
+        'RSS 75 %',
+        'RSS end',
+        'RSS peak',
+        'heap peak',
+        'backlog',
+        'circuit',
+      ],
+      ...runs.map(([name, r]) => [
+        name,
+        mb(r.rss[0]!),
+        mb(quarter(r.rss, 0.25)),
+        mb(quarter(r.rss, 0.5)),
+        mb(quarter(r.rss, 0.75)),
+        mb(r.rss[r.rss.length - 1]!),
+        mb(Math.max(...r.rss)),
+        mb(Math.max(...r.heap)),
+        r.during === undefined ? '—' : r.during.queueDepth.toLocaleString('en-US'),
+        r.during?.circuit ?? '—',
+      ]),
+    ],
+  );
+  const on = runs[runs.length - 1]![1];
+  const recovery = on.recovery!;
+  printTable('Recovery: the collector is back; a new forwarder catches up from the cursor', [
+    ['written during outage', 'delivered', 'skipped (max_lag_events)', 'seconds', 'events/s delivered'],
+    [
+      on.written.toLocaleString('en-US'),
+      recovery.delivered.toLocaleString('en-US'),
+      recovery.skippedForLag.toLocaleString('en-US'),
+      recovery.drained ? recovery.seconds.toFixed(2) : 'not drained in 300 s',
+      Math.round(recovery.delivered / recovery.seconds).toLocaleString('en-US'),
+    ],
+  ]);
+  const summary = (r: OutageRun) => ({
+    written: r.written,
+    rssMb: r.rss.map((bytes) => Math.round((bytes / 1024 / 1024) * 10) / 10),
+    heapPeakMb: Math.round((Math.max(...r.heap) / 1024 / 1024) * 10) / 10,
+    backlog: r.during?.queueDepth,
+    circuit: r.during?.circuit,
+    retries: r.during?.retries,
+    recovery: r.recovery,
+  });
   results.outage = {
     seconds: OUTAGE_S,
     rate: OUTAGE_RATE,
-    written,
-    backlog: during.queueDepth,
-    circuit: during.circuit,
-    retries: during.retries,
-    rssMb: { start: mb(rss[0]!), peak: mb(Math.max(...rss)), end: mb(rss[rss.length - 1]!) },
-    heapMb: { start: mb(heap[0]!), peak: mb(Math.max(...heap)), end: mb(heap[heap.length - 1]!) },
-    secondHalfRssGrowthMb: mb(secondHalfGrowth),
-    drained,
-    drainSeconds,
+    runs: Object.fromEntries(runs.map(([n, r]) => [n, summary(r)])),
   };
-  printTable(
-    `Outage: HEC down ${OUTAGE_S} s, writer at ${OUTAGE_RATE.toLocaleString('en-US')} events/s (RSS sampled every second)`,
-    [
-      [
-        'backlog',
-        'circuit',
-        'requests tried',
-        'RSS start',
-        'RSS peak',
-        'RSS end',
-        'RSS growth, 2nd half',
-        'heap peak',
-      ],
-      [
-        during.queueDepth.toLocaleString('en-US'),
-        during.circuit,
-        String(during.retries),
-        `${mb(rss[0]!)} MiB`,
-        `${mb(Math.max(...rss))} MiB`,
-        `${mb(rss[rss.length - 1]!)} MiB`,
-        `${mb(secondHalfGrowth)} MiB`,
-        `${mb(Math.max(...heap))} MiB`,
-      ],
-    ],
-  );
-  printTable('Recovery: the collector is back, backlog drained by a new forwarder', [
-    ['backlog', 'drained', 'seconds', 'events/s'],
-    [
-      top.toLocaleString('en-US'),
-      drained ? 'yes' : 'no (300 s)',
-      drainSeconds.toFixed(2),
-      Math.round(top / drainSeconds).toLocaleString('en-US'),
-    ],
-  ]);
 }
 
 async function startHecOn(port: number, delayMs: number): Promise<{ close(): Promise<void> }> {

@@ -5,9 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { openAuditStore } from '@defenseclaw/audit-store';
 import { createFakeOpenClawGateway, type FakeOpenClawGateway } from '@defenseclaw/gateway-client/testing';
+import { createMetrics } from '@defenseclaw/rest-api';
 import { type Config, defaultConfig, ensureDataDir } from '../src/config/index.ts';
 import { createSidecar, type Sidecar } from '../src/sidecar/sidecar.ts';
+import { createTelemetry } from '../src/sidecar/telemetry.ts';
 import { freePort, waitUntil } from './_helpers.ts';
 import { captureLogs, newDataDir, startSidecar } from './_sidecar-harness.ts';
 
@@ -353,5 +356,139 @@ describe('telemetry over a running sidecar (fake OpenClaw gateway)', () => {
     assert.equal(total(samples, 'defenseclaw_gateway_reconnects_total'), 1);
     assert.equal(total(samples, 'defenseclaw_gateway_connected'), 1);
     assert.equal(total(samples, 'defenseclaw_audit_unrecorded_enforcements_total'), 0);
+  });
+});
+
+describe('createTelemetry', () => {
+  it('counts audit drops by reason, watcher scans and actions, retention and HEC requests', async (t) => {
+    const store = openAuditStore({
+      path: ':memory:',
+      queueSize: 1,
+      enqueueTimeoutMs: 0,
+      flushIntervalMs: 50,
+    });
+    t.after(() => store.close({ drainTimeoutMs: 100 }));
+    const metrics = createMetrics({ defaultMetrics: false });
+    const telemetry = createTelemetry(metrics, { store: () => store });
+    t.after(() => telemetry.close());
+    const event = () => ({ event: { ts: Date.now(), kind: 'tool.call', source: 'ws' as const } });
+    // A queue of one with no wait: the second and third records are refused and counted.
+    const outcomes = await Promise.allSettled([
+      store.enqueue(event()),
+      store.enqueue(event()),
+      store.enqueue(event()),
+    ]);
+    assert.equal(outcomes.filter((o) => o.status === 'rejected').length, 2);
+    await store.flush();
+    telemetry.watcher.scan('disabled');
+    telemetry.watcher.scan('clean');
+    telemetry.watcher.action('disabled');
+    telemetry.retentionDeleted(42);
+    telemetry.splunkBatch({ events: 100, bytes: 50_000, durationMs: 6, outcome: 'ok' });
+    const samples = parseExposition(await metrics.scrape());
+    assert.equal(total(samples, 'defenseclaw_audit_dropped_total', { reason: 'queue_full' }), 2);
+    assert.equal(total(samples, 'defenseclaw_audit_queue_capacity'), 1);
+    // The accepted record, plus the audit.gap event the store writes to record the drops.
+    const rows = store.queries.counts().eventsRecorded;
+    assert.ok(rows >= 1);
+    assert.equal(total(samples, 'defenseclaw_audit_rows_written_total', { table: 'events' }), rows);
+    assert.equal(total(samples, 'defenseclaw_watcher_scans_total', { action: 'disabled' }), 1);
+    assert.equal(total(samples, 'defenseclaw_watcher_scans_total', { action: 'clean' }), 1);
+    assert.equal(total(samples, 'defenseclaw_watcher_actions_total', { outcome: 'disabled' }), 1);
+    assert.equal(
+      total(samples, 'defenseclaw_enforcements_total', { kind: 'skills.update', outcome: 'applied' }),
+      1,
+    );
+    assert.equal(total(samples, 'defenseclaw_audit_retention_deleted_total'), 42);
+    assert.equal(total(samples, 'defenseclaw_splunk_batch_duration_seconds_count'), 1);
+    assert.equal(total(samples, 'defenseclaw_splunk_batch_duration_seconds_bucket', { le: '0.01' }), 1);
+    // A second scrape adds nothing that did not happen again.
+    const again = parseExposition(await metrics.scrape());
+    assert.equal(total(again, 'defenseclaw_audit_dropped_total', { reason: 'queue_full' }), 2);
+    assert.equal(total(again, 'defenseclaw_audit_rows_written_total', { table: 'events' }), rows);
+  });
+
+  it('counts the verdicts of records written through an observed store, and nothing else', async (t) => {
+    const store = openAuditStore({ path: ':memory:' });
+    t.after(() => store.close({ drainTimeoutMs: 100 }));
+    const metrics = createMetrics({ defaultMetrics: false });
+    const telemetry = createTelemetry(metrics, { store: () => store });
+    t.after(() => telemetry.close());
+    const observed = telemetry.observeStore(store);
+    const finding = {
+      ruleId: 'CMD-DESTRUCTIVE-RM',
+      category: 'destructive',
+      title: 'rm',
+      severity: 'critical' as const,
+      target: 'command',
+      basis: 'facts',
+      detectionOnly: false,
+      snippet: 'rm -rf ~',
+      location: null,
+      fingerprint: '0123456789abcdef',
+      tags: [],
+    };
+    await observed.enqueue({
+      event: { ts: Date.now(), kind: 'tool.call', source: 'ws' },
+      verdicts: [
+        {
+          lane: 'ws_tool_call',
+          action: 'alert',
+          rawAction: 'block',
+          mode: 'observe',
+          wouldBlock: true,
+          severity: 'critical',
+          ruleIds: ['CMD-DESTRUCTIVE-RM'],
+          reason: 'r',
+          profile: 'default',
+          generationId: 'g',
+          enforced: false,
+          enforcement: 'none',
+          scanMicros: 1500,
+          findings: [finding],
+        },
+      ],
+    });
+    observed.writeNow({ event: { ts: Date.now(), kind: 'sidecar.start', source: 'sidecar' } });
+    await store.enqueue({ event: { ts: Date.now(), kind: 'tool.call', source: 'inspect' }, verdicts: [] });
+    assert.equal(
+      observed.stats.queueCapacity,
+      store.stats.queueCapacity,
+      'the rest of the store passes through',
+    );
+    const samples = parseExposition(await metrics.scrape());
+    assert.equal(
+      total(samples, 'defenseclaw_events_total'),
+      1,
+      'only judged records through the observed store',
+    );
+    assert.equal(total(samples, 'defenseclaw_events_total', { kind: 'tool.call', source: 'ws' }), 1);
+    assert.equal(
+      total(samples, 'defenseclaw_verdicts_total', {
+        lane: 'ws_tool_call',
+        action: 'alert',
+        raw_action: 'block',
+        mode: 'observe',
+      }),
+      1,
+    );
+    assert.equal(
+      total(samples, 'defenseclaw_rule_hits_total', { rule_id: 'CMD-DESTRUCTIVE-RM', severity: 'critical' }),
+      1,
+    );
+    assert.equal(
+      total(samples, 'defenseclaw_policy_eval_duration_seconds_bucket', {
+        lane: 'ws_tool_call',
+        le: '0.001',
+      }),
+      0,
+    );
+    assert.equal(
+      total(samples, 'defenseclaw_policy_eval_duration_seconds_bucket', {
+        lane: 'ws_tool_call',
+        le: '0.0025',
+      }),
+      1,
+    );
   });
 });

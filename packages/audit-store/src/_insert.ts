@@ -165,6 +165,8 @@ function multiRow(
   };
 }
 
+const bindBuffer: unknown[] = [];
+
 /** The largest statement size for `left` rows: INSERT_CHUNK_ROWS or a power of two (few prepared shapes). */
 function unitSize(left: number): number {
   let k = INSERT_CHUNK_ROWS;
@@ -183,11 +185,14 @@ function insertRows<T>(
   let last = 0;
   for (let i = from; i < to; ) {
     const k = unitSize(to - i);
-    const params: unknown[] = [];
+    // One bind array for every statement: better-sqlite3 reads it during `run` and keeps nothing.
+    const params = bindBuffer;
+    params.length = 0;
     for (let j = i; j < i + k; j++) push(params, items[j]!);
     last = Number(sql(k).run(params).lastInsertRowid);
     i += k;
   }
+  bindBuffer.length = 0;
   return last;
 }
 

@@ -171,6 +171,18 @@ export function createQueries(
     options.onStatement?.(sql, params);
     return stmt(sql).all(params) as T[];
   };
+  // Rows as arrays: better-sqlite3 builds an object per row property by property, which costs more than SQLite's
+  // own work on a page of alerts (~0.35 of ~0.8 ms per 100 rows).
+  const rawCache = new Map<string, Database.Statement>();
+  const allRaw = (sql: string, params: Record<string, unknown> = {}): unknown[][] => {
+    options.onStatement?.(sql, params);
+    let s = rawCache.get(sql);
+    if (s === undefined) {
+      s = db.prepare(sql).raw(true);
+      rawCache.set(sql, s);
+    }
+    return s.all(params) as unknown[][];
+  };
   const get = <T>(sql: string, params: Record<string, unknown> = {}): T | undefined => {
     options.onStatement?.(sql, params);
     return stmt(sql).get(params) as T | undefined;
@@ -208,19 +220,19 @@ export function createQueries(
     const params: Record<string, unknown> = { before: cursorId(filter.cursor), limit: limit + 1 };
     const where = ['id < @before', ...alertConditions(filter, params)];
     const ranks = rankList(filter.minSeverity);
-    let rows: RawAlert[];
+    let rows: AlertRow[];
     if (ranks === undefined) {
-      rows = all<RawAlert>(
-        `SELECT * FROM alerts WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`,
+      rows = allRaw(
+        `SELECT ${ALERT_COLUMNS} FROM alerts WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`,
         params,
-      );
+      ).map(mapAlert);
     } else {
       // One index range per severity rank, merged: each is served by alerts(severity_rank, id) in id order.
-      const sql = `SELECT * FROM alerts WHERE severity_rank = @rank AND ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`;
-      rows = ranks.flatMap((rank) => all<RawAlert>(sql, { ...params, rank }));
+      const sql = `SELECT ${ALERT_COLUMNS} FROM alerts WHERE severity_rank = @rank AND ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`;
+      rows = ranks.flatMap((rank) => allRaw(sql, { ...params, rank }).map(mapAlert));
       rows.sort((a, b) => b.id - a.id);
     }
-    return page('alerts', rows.slice(0, limit + 1).map(mapAlert), limit);
+    return page('alerts', rows.slice(0, limit + 1), limit);
   }
 
   function listEvents(filter: EventFilter = {}): Page<'events', EventRow> {
@@ -334,9 +346,9 @@ export function createQueries(
     const event = mapEvent(row, true);
     const verdictRows = verdictsOf([id]);
     attachFindings(verdictRows);
-    const alertRows = all<RawAlert>('SELECT * FROM alerts WHERE event_id = @id ORDER BY id', { id }).map(
-      mapAlert,
-    );
+    const alertRows = allRaw(`SELECT ${ALERT_COLUMNS} FROM alerts WHERE event_id = @id ORDER BY id`, {
+      id,
+    }).map(mapAlert);
     return { ...event, verdicts: verdictRows, alerts: alertRows };
   }
 
@@ -512,27 +524,9 @@ type RawFinding = {
   tags: string;
 };
 
-type RawAlert = {
-  id: number;
-  ts: number;
-  event_id: number;
-  verdict_id: number | null;
-  category: string;
-  severity: string;
-  severity_rank: number;
-  title: string;
-  lane: string | null;
-  action: string | null;
-  raw_action: string | null;
-  mode: string | null;
-  enforced: number;
-  tool: string | null;
-  session_key: string | null;
-  rule_ids: string;
-  acked_at: number | null;
-  acked_by: string | null;
-  ack_note: string | null;
-};
+/** The alert columns `mapAlert` reads, in its order. */
+const ALERT_COLUMNS =
+  'id, ts, event_id, verdict_id, category, severity, title, lane, action, raw_action, mode, enforced, tool, session_key, rule_ids, acked_at, acked_by, ack_note';
 
 function pageLimit(limit: number | undefined): number {
   if (limit === undefined) return DEFAULT_PAGE_LIMIT;
@@ -647,25 +641,25 @@ function mapFinding(r: RawFinding): FindingRow {
   };
 }
 
-function mapAlert(r: RawAlert): AlertRow {
+function mapAlert(r: unknown[]): AlertRow {
   return {
-    id: r.id,
-    ts: r.ts,
-    eventId: r.event_id,
-    verdictId: r.verdict_id,
-    category: r.category,
-    severity: r.severity as Severity,
-    title: r.title,
-    lane: r.lane,
-    action: r.action,
-    rawAction: r.raw_action,
-    mode: r.mode,
-    enforced: r.enforced === 1,
-    tool: r.tool,
-    sessionKey: r.session_key,
-    ruleIds: parseList(r.rule_ids),
-    ackedAt: r.acked_at,
-    ackedBy: r.acked_by,
-    ackNote: r.ack_note,
+    id: r[0] as number,
+    ts: r[1] as number,
+    eventId: r[2] as number,
+    verdictId: r[3] as number | null,
+    category: r[4] as string,
+    severity: r[5] as Severity,
+    title: r[6] as string,
+    lane: r[7] as string | null,
+    action: r[8] as string | null,
+    rawAction: r[9] as string | null,
+    mode: r[10] as string | null,
+    enforced: r[11] === 1,
+    tool: r[12] as string | null,
+    sessionKey: r[13] as string | null,
+    ruleIds: parseList(r[14] as string | null),
+    ackedAt: r[15] as number | null,
+    ackedBy: r[16] as string | null,
+    ackNote: r[17] as string | null,
   };
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 // Identifier minting: UUIDv7 request ids and `dcblk_` block references (ULID-shaped, Crockford base32).
 
@@ -6,6 +6,22 @@ const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 /** Matches a block reference anywhere in a text. */
 export const BLOCK_REF_PATTERN = /dcblk_[0-9A-HJKMNP-TV-Z]{26}/g;
+
+// One CSPRNG call fills a pool that serves many ids (a call per id cost more than the rest of id minting).
+const POOL_BYTES = 4096;
+const pool = Buffer.allocUnsafe(POOL_BYTES);
+let poolAt = POOL_BYTES;
+
+/** Returns `n` fresh random bytes (a copy; the pool is never handed out twice). */
+function randomBytes(n: number): Buffer {
+  if (poolAt + n > POOL_BYTES) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const out = Buffer.from(pool.subarray(poolAt, poolAt + n));
+  poolAt += n;
+  return out;
+}
 
 /** Returns a UUIDv7 (RFC 9562) for `nowMs`. */
 export function uuidv7(nowMs: number): string {

@@ -113,7 +113,6 @@ export function finishAuditRecord(draft: AuditDraft, endedAt: number): ProxyAudi
   const record: ProxyAuditRecord = { ...rest, latency_ms: latency };
   if (requestVerdict) record.request_verdict = toWire(requestVerdict);
   if (responseVerdict) record.response_verdict = toWire(responseVerdict);
-  if (record.fail_open && record.fail_open.length === 0) delete record.fail_open;
   return record;
 }
 

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { type HeaderRecord, headerValue } from './headers.ts';
 
 // Master-key authentication (spec 30 §B2): `Authorization: Bearer <key>` or `x-api-key: <key>`, compared as SHA-256
@@ -35,5 +35,5 @@ export function createMasterKeyCheck(masterKey: string): MasterKeyCheck {
 }
 
 function digest(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
+  return hash('sha256', text, 'buffer');
 }

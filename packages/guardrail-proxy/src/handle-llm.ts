@@ -112,7 +112,6 @@ class Run {
         already_enforced: 0,
         tool_calls: 0,
       },
-      fail_open: [],
       startedAt: performance.now(),
       scanRequestMs: 0,
       scanResponseMs: 0,
@@ -710,7 +709,7 @@ class Run {
   }
 
   failOpen(entry: { lane: string; reason: string }): void {
-    this.draft.fail_open?.push(entry);
+    (this.draft.fail_open ??= []).push(entry);
     const key = `${entry.lane}:${entry.reason}`;
     this.state.counters.failOpen.set(key, (this.state.counters.failOpen.get(key) ?? 0) + 1);
   }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { EvalContext, PromptMessage, Provenance, Verdict } from '@defenseclaw/policy';
 import { BLOCK_REF_PATTERN } from './_ids.ts';
 import { applyFailMode, type FailModeResult, type ProxyEngine } from './judge.ts';
@@ -82,7 +82,9 @@ export async function inspectPrompt(
     if (!SCANNED.has(m.provenance) || m.text === '') continue;
     total++;
     const contentHash = hashOf([m.provenance, m.role, m.text]);
-    const key = hashOf([genTag, m.provenance, m.role, m.text]);
+    // SHA-256 of (generation, content hash): unique per (generation, provenance, role, text) without a second pass
+    // over the text.
+    const key = hashOf([genTag, contentHash]);
     const entry = state.seen.get(key);
     const cand: Candidate = { message: m, key, contentHash };
     const acked = () => isAcknowledged(state.blockRefs, refsAfter[i + 1] ?? EMPTY, contentHash);
@@ -138,13 +140,10 @@ type Candidate = { message: MappedMessage; key: string; contentHash: string };
 const EMPTY: ReadonlySet<string> = new Set();
 
 function hashOf(parts: readonly string[]): string {
-  const h = createHash('sha256');
-  for (const p of parts) {
-    h.update(String(p.length));
-    h.update(':');
-    h.update(p);
-  }
-  return h.digest('hex');
+  // Length-prefixed parts, hashed in one call (one-shot hashing costs a fraction of a streaming Hash object).
+  let joined = '';
+  for (const p of parts) joined += `${p.length}:${p}`;
+  return hash('sha256', joined, 'hex');
 }
 
 /** For each position i, the set of references carried by assistant turns at positions ≥ i. */

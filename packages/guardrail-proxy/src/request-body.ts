@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { arr, loose, nullish, opt, type Shape, str } from './stream/_fast-shape.ts';
 import type { WireFormat } from './stream/types.ts';
 
 // Validation of the three request bodies (spec 30 §B3.1). Loose objects: unknown keys pass through to the upstream.
@@ -59,6 +60,29 @@ export const ResponsesRequestSchema = v.looseObject(
   (i: Received) => `the body must be a JSON object; got ${i.received}`,
 );
 
+const bool: Shape = (x) => typeof x === 'boolean';
+const modelShape: Shape = (x) => typeof x === 'string' && x.length > 0;
+const streamShape = nullish(bool);
+const messagesShape = arr(loose({ role: str }));
+const strOrArray: Shape = (x) => typeof x === 'string' || Array.isArray(x);
+
+/** The request schemas as predicates that accept only what they accept (`test/fast-shape.test.ts`). */
+export const FAST_SHAPES: Readonly<Record<WireFormat, Shape>> = {
+  'openai-chat': loose({ model: modelShape, messages: messagesShape, stream: streamShape }),
+  'anthropic-messages': loose({
+    model: modelShape,
+    messages: messagesShape,
+    system: opt(strOrArray),
+    stream: streamShape,
+  }),
+  'openai-responses': loose({
+    model: modelShape,
+    input: strOrArray,
+    instructions: nullish(str),
+    stream: streamShape,
+  }),
+};
+
 /** A validated request body of any format. */
 export type RequestBody = Record<string, unknown> & { model: string; stream?: boolean | null | undefined };
 
@@ -75,6 +99,8 @@ export function parseRequestBody(
   } catch {
     return { success: false, code: 'invalid_json', message: 'The request body is not valid JSON.' };
   }
+  // The common, valid shape passes an allocation-free check; anything else gets valibot's verdict and messages.
+  if (FAST_SHAPES[format](json)) return { success: true, body: json as RequestBody };
   const schema =
     format === 'openai-chat'
       ? ChatRequestSchema

@@ -31,13 +31,17 @@ export function createProxyApp(state: ProxyState, hooks: ProxyAppHooks): Hono<Pr
 
   app.use('*', async (c, next) => {
     const format = formatOfPath(c.req.path);
-    const host = c.env?.incoming?.headers.host ?? c.req.header('host') ?? new URL(c.req.url).host;
+    // Under @hono/node-server read the Node headers: `c.req.header()` would build a web Headers object.
+    const incoming = c.env?.incoming;
+    const host = incoming ? incoming.headers.host : (c.req.header('host') ?? new URL(c.req.url).host);
     if (!hostAllowed(host, state.port, state.config.host)) {
       state.counters.rejected++;
-      state.logger.warn('guardrail: request with a foreign Host refused', { host: host.slice(0, 100) });
+      state.logger.warn('guardrail: request with a foreign Host refused', {
+        host: (host ?? '').slice(0, 100),
+      });
       return errorResponse(c, format, 'forbidden_host', 'The Host header does not name this proxy.');
     }
-    const origin = c.env?.incoming?.headers.origin ?? c.req.header('origin');
+    const origin = incoming ? incoming.headers.origin : c.req.header('origin');
     if (origin !== undefined && !originAllowed(origin)) {
       state.counters.rejected++;
       state.logger.warn('guardrail: cross-origin request refused', { origin: origin.slice(0, 100) });

@@ -23,6 +23,11 @@ const NO_OCCURRENCE: Occurrence = { count: 0, starts: [], length: 0 };
 /** Texts at least this long are matched by the automaton instead of the RE2 set (see `LiteralSet.match`). */
 export const AUTOMATON_MIN_CHARS = 64 * 1024;
 
+/** Occurrence offsets recorded per literal for literal-anchored region scanning of a text this long. */
+export function occurrenceCap(length: number): number {
+  return Math.min(4096, Math.ceil(length / 256));
+}
+
 function escapeRe2(s: string): string {
   return s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
 }
@@ -36,6 +41,8 @@ export class LiteralSet {
   readonly #rulesOf: number[][];
   readonly #set: Re2Set | undefined;
   #fallback: LiteralIndex | undefined;
+  /** The last automaton pass of `match` (large texts), for `largeOccurrences`. */
+  #lastScan: { text: string; hits: LiteralHits } | undefined;
   /** Aho–Corasick over the anchor literals only (short), for occurrence positions in large texts. */
   #anchorIndex: LiteralIndex | undefined;
   readonly #anchorIds: number[];
@@ -116,7 +123,8 @@ export class LiteralSet {
   match(text: string, bytes?: Buffer): readonly number[] {
     // RE2's set DFA is the fastest on ordinary text, but on large high-entropy text (base64, minified code) the
     // states for "which literals matched so far" multiply until its cache thrashes: 1 MiB of base64 took ~150 ms
-    // against ~6 ms for the automaton, whose cost does not depend on the text. Large texts take the automaton.
+    // against ~6 ms for the automaton, whose cost does not depend on the text. Large texts take the automaton,
+    // which records occurrence offsets in the same pass (see `largeOccurrences`).
     if (this.#set && text.length < AUTOMATON_MIN_CHARS) {
       try {
         return this.#set.match(bytes ?? text);
@@ -125,7 +133,27 @@ export class LiteralSet {
       }
     }
     this.#fallback ??= new LiteralIndex(this.#literals);
-    return this.#fallback.presence(text);
+    const hits = this.#fallback.scan(text, occurrenceCap(text.length));
+    this.#lastScan = { text, hits };
+    const found: number[] = [];
+    for (let i = 0; i < hits.counts.length; i++) if (hits.counts[i]! > 0) found.push(i);
+    return found;
+  }
+
+  /**
+   * Occurrences of every literal in `text`, from the automaton pass `match` made over it (texts of at least
+   * AUTOMATON_MIN_CHARS), capped at `occurrenceCap`; undefined when the last such pass was over another text.
+   * Read them before the next `match`.
+   */
+  largeOccurrences(text: string): Occurrences | undefined {
+    const last = this.#lastScan;
+    if (last === undefined || last.text !== text) return undefined;
+    const { counts, positions, cap } = last.hits;
+    const literals = this.#literals;
+    return {
+      cap,
+      get: (id) => ({ count: counts[id]!, starts: positions[id]!, length: literals[id]!.length }),
+    };
   }
 
   /** Marks literal ids (from `match`) present and their rules in `marks`; returns the presence stamp (see `scan`). */

@@ -3,7 +3,7 @@
 // it yields the number of characters scanned at window and instance boundaries.
 import type { PolicyInternal, RuntimeRule } from './_compiled.ts';
 import { GATE_MIN_CHARS, gatePatterns } from './_gate.ts';
-import type { Occurrences } from './_literal-set.ts';
+import { type Occurrences, occurrenceCap } from './_literal-set.ts';
 import { evaluateConditions, type FactsView } from './conditions.ts';
 import type { Matcher, RegexMatch } from './regex.ts';
 import { ScanText } from './scan-text.ts';
@@ -376,10 +376,12 @@ function planByLiterals(job: ScanJob, text: string, states: RuleState[]): ScanTe
   // `indexOf` per present anchor literal, lazily and only as far as needed; others: one Aho–Corasick pass.
   let hits: Occurrences | undefined;
   if (len >= REGION_MIN_CHARS) {
-    const cap = Math.min(4096, Math.ceil(len / 256));
-    hits = pass.st?.ascii
-      ? literals.asciiOccurrences(text, present, token, cap)
-      : literals.anchorOccurrences(text, cap);
+    const cap = occurrenceCap(len);
+    hits =
+      literals.largeOccurrences(text) ??
+      (pass.st?.ascii
+        ? literals.asciiOccurrences(text, present, token, cap)
+        : literals.anchorOccurrences(text, cap));
   }
   for (const st of states) {
     st.plan = st.rule.patterns.map((matcher, p) => {

@@ -350,6 +350,7 @@ export class LiteralIndex {
     let nTouched = 0;
     if (++this.#stamp >= 0xffffffff) {
       this.#litStamp.fill(0);
+      this.#stateStamp?.fill(0);
       this.#stamp = 1;
     }
     const own = this.#stamp;

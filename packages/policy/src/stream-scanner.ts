@@ -8,9 +8,15 @@
 // Unsettled matches near the end are *provisional*: they count towards the verdict so far (a stream is cut early
 // rather than late) and are re-examined by the next scan. Patterns with no bounded span are scanned once over the
 // whole text at `finish()` (the only case that retains the whole text).
+//
+// Cost: literal presence (prefilter keywords, pattern anchors) is read incrementally — each scan runs a small
+// automaton over the new text plus a look-back of the longest literal, and remembers per literal the text length at
+// which it was last seen — so a scan's fixed cost does not grow with the re-scanned overlap; patterns run over the
+// window only where their anchors may lie in it.
 import { performance } from 'node:perf_hooks';
 import type { PolicyInternal, RuntimeRule } from './_compiled.ts';
 import type { Hit } from './_scan.ts';
+import { foldString, LiteralIndex } from './prefilter.ts';
 import type { Matcher, RegexMatch } from './regex.ts';
 import { ScanText } from './scan-text.ts';
 import type { Verdict } from './types.ts';
@@ -99,7 +105,97 @@ const SNIPPET_CONTEXT = 128;
 
 const COMPLETION_INSTANCE = { target: 'completion', text: '' } as unknown as Hit['inst'];
 
+/** Anchor literals are read by this prefix (a prefix of a necessary literal is necessary too). */
+const ANCHOR_PREFIX_CHARS = 8;
+
+/**
+ * What every stream over one generation shares: the scanned rules, one automaton over their prefilter keywords and
+ * anchor literals, and which literal stands for what.
+ */
+type Plan = {
+  rules: RuntimeRule[];
+  /** Per scanned rule, per pattern: one slot per necessary factor (undefined: the pattern always runs). */
+  factors: (Int32Array | undefined)[][];
+  /** Per local literal: the scanned rules (positions in `rules`) it is a prefilter keyword of. */
+  keywordOf: (number[] | undefined)[];
+  /** Per local literal: the factor slots it is an alternative of. */
+  slotsOf: (number[] | undefined)[];
+  slots: number;
+  index: LiteralIndex | undefined;
+  /** Characters re-read before new text so a literal spanning the boundary is found (longest literal − 1). */
+  lookback: number;
+  whole: boolean;
+};
+
+const plans = new WeakMap<PolicyInternal, Plan>();
+
+function planOf(policy: PolicyInternal): Plan {
+  let plan = plans.get(policy);
+  if (plan) return plan;
+  const rules: RuntimeRule[] = [];
+  let whole = false;
+  for (const rule of policy.byTarget.completion) {
+    // A completion has no tool name: rules restricted to tools never apply (as in `applicableRules`).
+    if (rule.tools || rule.patterns.length === 0) continue;
+    rules.push(rule);
+    for (const matcher of rule.patterns) if (!Number.isFinite(matcher.maxUnits)) whole = true;
+  }
+  // Only patterns the one-shot scanner anchors are skipped by literal absence; the others always run. A factor with
+  // an empty alternative can match anywhere, so its pattern is never skipped either.
+  const anchoredFactors = (rule: RuntimeRule, p: number): string[][] | undefined => {
+    const matcher = rule.patterns[p]!;
+    if (rule.anchors[p] === undefined || matcher.factors.length === 0) return undefined;
+    const out = matcher.factors.map((factor) => factor.map((l) => foldString(l.slice(0, ANCHOR_PREFIX_CHARS))));
+    return out.every((factor) => factor.length > 0 && factor.every((l) => l.length > 0)) ? out : undefined;
+  };
+  const strings = new Set<string>();
+  for (const rule of rules) {
+    for (const kw of rule.info.prefilter ?? []) if (foldString(kw).length > 0) strings.add(foldString(kw));
+    rule.patterns.forEach((_, p) => {
+      for (const factor of anchoredFactors(rule, p) ?? []) for (const l of factor) strings.add(l);
+    });
+  }
+  const index = strings.size > 0 ? new LiteralIndex(strings) : undefined;
+  const size = index?.size ?? 0;
+  const idOf = (literal: string): number => index!.idOf(literal)!;
+  const keywordOf: (number[] | undefined)[] = new Array(size).fill(undefined);
+  const slotsOf: (number[] | undefined)[] = new Array(size).fill(undefined);
+  let slots = 0;
+  let longest = 0;
+  for (const l of strings) if (l.length > longest) longest = l.length;
+  const factors = rules.map((rule, r) => {
+    for (const kw of rule.info.prefilter ?? []) {
+      const folded = foldString(kw);
+      if (folded.length === 0) continue;
+      const id = idOf(folded);
+      const list = (keywordOf[id] ??= []);
+      if (!list.includes(r)) list.push(r);
+    }
+    return rule.patterns.map((_, p) => {
+      const fs = anchoredFactors(rule, p);
+      if (fs === undefined) return undefined;
+      return Int32Array.from(fs, (factor) => {
+        const slot = slots++;
+        for (const l of factor) {
+          const list = (slotsOf[idOf(l)] ??= []);
+          if (!list.includes(slot)) list.push(slot);
+        }
+        return slot;
+      });
+    });
+  });
+  plan = { rules, factors, keywordOf, slotsOf, slots, index, lookback: Math.max(0, longest - 1), whole };
+  plans.set(policy, plan);
+  return plan;
+}
+
 type Spec = { start: number; value: string; hit: StreamHit };
+
+/** The shared empty list of provisional matches (replaced, never pushed to). */
+const NO_SPEC: Spec[] = [];
+
+/** The shared empty list of firing hits (replaced, never pushed to). */
+const NO_HITS: StreamHit[] = [];
 
 type RuleState = {
   rule: RuntimeRule;
@@ -116,8 +212,8 @@ type RuleState = {
 
 type PatState = {
   matcher: Matcher;
-  /** Necessary literal factors (ids), or undefined. */
-  anchors: Int32Array[] | undefined;
+  /** Slots of its necessary literal factors, or undefined (always runs). */
+  anchors: Int32Array | undefined;
   /** Unbounded span: scanned once over the whole text at finish. */
   whole: boolean;
   /** Next start position not yet settled (absolute). */
@@ -125,15 +221,19 @@ type PatState = {
 };
 
 class Scanner implements StreamTextScanner {
-  readonly #policy: PolicyInternal;
   readonly #build: BuildStreamVerdict;
   readonly #step: number;
   readonly #factor: number;
   readonly #overlap: number;
   readonly #usePrefilter: boolean;
+  readonly #plan: Plan;
   readonly #rules: RuleState[] = [];
-  readonly #marks: Uint32Array;
-  #stamp = 0;
+  /** Per factor slot: the text length at the scan that last saw one of its literals (−1: never), see `#anchored`. */
+  readonly #seen: Float64Array;
+  /** Scratch: rule and pattern states to run in this scan, in pairs. */
+  readonly #run: (RuleState | PatState)[] = [];
+  /** Scratch: per matcher, its last exec in this scan (rules sharing a pattern share the scan). */
+  readonly #memo = new Map<Matcher, [number, number, RegexMatch | null]>();
   /** Retained text: absolute [#base, #len). */
   #buf = '';
   #base = 0;
@@ -148,30 +248,27 @@ class Scanner implements StreamTextScanner {
   #micros = 0;
   #error: { code: string; message: string } | undefined;
   #verdict: Verdict | undefined;
-  #firing: StreamHit[] = [];
+  #firing: StreamHit[] = NO_HITS;
   #final: Verdict | undefined;
 
   constructor(policy: PolicyInternal, options: StreamScannerOptions, build: BuildStreamVerdict) {
-    this.#policy = policy;
     this.#build = build;
     this.#step = Math.max(1, options.scanStepChars ?? 128);
     this.#overlap = Math.max(0, options.overlapChars ?? 512);
     this.#factor = 1 + this.#overlap / this.#step;
     this.#usePrefilter = options.usePrefilter ?? true;
-    this.#marks = new Uint32Array(policy.rules.length);
-    let whole = false;
-    for (const rule of policy.byTarget.completion) {
-      // A completion has no tool name: rules restricted to tools never apply (as in `applicableRules`).
-      if (rule.tools || rule.patterns.length === 0) continue;
+    const plan = planOf(policy);
+    this.#plan = plan;
+    this.#seen = new Float64Array(plan.slots).fill(-1);
+    plan.rules.forEach((rule, r) => {
       const pats = rule.patterns.map(
         (matcher, p): PatState => ({
           matcher,
-          anchors: this.#usePrefilter ? rule.anchors[p] : undefined,
+          anchors: this.#usePrefilter ? plan.factors[r]![p] : undefined,
           whole: !Number.isFinite(matcher.maxUnits),
           next: 0,
         }),
       );
-      if (pats.some((p) => p.whole)) whole = true;
       this.#rules.push({
         rule,
         pats,
@@ -179,11 +276,11 @@ class Scanner implements StreamTextScanner {
         count: 0,
         distinct: undefined,
         best: undefined,
-        spec: [],
+        spec: NO_SPEC,
         keyword: !this.#usePrefilter || !rule.hasPrefilter,
       });
-    }
-    if (whole) this.#parts = [];
+    });
+    if (plan.whole) this.#parts = [];
   }
 
   get scannedChars(): number {
@@ -278,35 +375,70 @@ class Scanner implements StreamTextScanner {
   }
 
   #scanWindow(L: number, final: boolean): void {
-    const base = this.#base;
-    const st = new ScanText(this.#buf);
-    const literals = this.#policy.literals;
-    if (++this.#stamp >= 0xffffffff) {
-      this.#marks.fill(0);
-      this.#stamp = 1;
-    }
-    const stamp = this.#stamp;
-    const { present, token } = literals.apply(
-      literals.match(st.text, st.buf),
-      this.#usePrefilter ? this.#marks : undefined,
-      stamp,
-    );
-    const memo = new Map<Matcher, [number, number, RegexMatch | null]>();
+    this.#readLiterals(L);
+    // Patterns whose anchors cannot lie in the window are settled without running; the rest run over a UTF-8 copy
+    // of the window from the earliest unsettled start (plus context), made only when some pattern has to run.
+    const run = this.#run;
+    let from = L;
     for (const rs of this.#rules) {
-      if (!rs.keyword && this.#marks[rs.rule.index] === stamp) rs.keyword = true;
-      rs.spec = [];
+      if (rs.spec.length > 0) rs.spec = NO_SPEC;
       if (rs.done) continue;
       for (const ps of rs.pats) {
         if (ps.whole) continue;
-        if (ps.anchors && !anchorsPresent(ps.anchors, present, token)) {
-          // No match can lie wholly in the window: positions that cannot reach past it are settled.
+        if (ps.anchors && !this.#anchored(ps.anchors, ps.next)) {
           ps.next = Math.max(ps.next, final ? L : L - this.#reach(ps.matcher, L));
           continue;
         }
-        this.#runPattern(rs, ps, st, base, L, final, memo);
-        if (rs.done) break;
+        run.push(rs, ps);
+        if (ps.next < from) from = ps.next;
       }
     }
+    if (run.length === 0) return;
+    let rel = Math.max(0, from - CONTEXT_CHARS - this.#base);
+    if (rel > 0 && isLow(this.#buf.charCodeAt(rel))) rel--;
+    const base = this.#base + rel;
+    const st = new ScanText(rel === 0 ? this.#buf : this.#buf.slice(rel));
+    const memo = this.#memo;
+    memo.clear();
+    for (let i = 0; i < run.length; i += 2) {
+      const rs = run[i] as RuleState;
+      // A rule settles (`done`) as soon as it reaches its threshold: its other patterns need not run.
+      if (!rs.done) this.#runPattern(rs, run[i + 1] as PatState, st, base, L, final, memo);
+    }
+    run.length = 0;
+  }
+
+  /**
+   * Reads the text new since the last scan (plus a look-back, so literals spanning the boundary are found) for
+   * prefilter keywords, which switch their rules on for good, and anchor literals, whose last sighting it records.
+   */
+  #readLiterals(L: number): void {
+    const plan = this.#plan;
+    if (!plan.index || !this.#usePrefilter) return;
+    const from = Math.max(this.#base, this.#scannedTo - plan.lookback);
+    if (from >= L) return;
+    let rel = from - this.#base;
+    // Start on a whole code point (a low surrogate alone would fold differently).
+    if (rel > 0 && isLow(this.#buf.charCodeAt(rel))) rel--;
+    const found = plan.index.presence(rel === 0 ? this.#buf : this.#buf.slice(rel));
+    const seen = this.#seen;
+    for (const id of found) {
+      const slots = plan.slotsOf[id];
+      if (slots) for (const slot of slots) seen[slot] = L;
+      const rules = plan.keywordOf[id];
+      if (rules) for (const r of rules) this.#rules[r]!.keyword = true;
+    }
+  }
+
+  /**
+   * Whether every factor has a literal seen where a match starting at `from` or later could contain it. A literal is
+   * found by the scan at whose text length `L` its occurrence ends, so an occurrence starting at `s ≥ from` was seen
+   * at some `L > s ≥ from`: a factor whose literals were all last seen at `L ≤ from` cannot occur there.
+   */
+  #anchored(slots: Int32Array, from: number): boolean {
+    const seen = this.#seen;
+    for (let i = 0; i < slots.length; i++) if (seen[slots[i]!]! <= from) return false;
+    return true;
   }
 
   /** Characters after a start position that decide a match of `matcher` there (span + one look-ahead). */
@@ -357,6 +489,7 @@ class Scanner implements StreamTextScanner {
       }
       const value = st.text.slice(rel.valueStart, rel.valueEnd);
       if (speculative) {
+        if (rs.spec === NO_SPEC) rs.spec = [];
         rs.spec.push({ start: m.start, value, hit: this.#hit(rule, st, base, rel) });
         if (rule.minMatches <= 1) return;
         pos = m.end;
@@ -420,7 +553,11 @@ class Scanner implements StreamTextScanner {
 
   /** Drops retained text no future scan can need. */
   #trim(): void {
-    let keep = Math.min(this.#windowStart(), this.#scannedTo) - CONTEXT_CHARS;
+    // The next scan reads literals from `#scannedTo − lookback`.
+    let keep = Math.min(
+      this.#windowStart() - CONTEXT_CHARS,
+      this.#scannedTo - Math.max(CONTEXT_CHARS, this.#plan.lookback),
+    );
     if (keep <= this.#base) return;
     if (keep > this.#len) keep = this.#len;
     let rel = keep - this.#base;
@@ -431,7 +568,7 @@ class Scanner implements StreamTextScanner {
 
   /** Recomputes the rules firing so far; the verdict is rebuilt only when they change. */
   #refreshFiring(): void {
-    const firing: StreamHit[] = [];
+    let firing: StreamHit[] = NO_HITS;
     for (const rs of this.#rules) {
       if (!rs.keyword) continue;
       const min = rs.rule.minMatches;
@@ -452,7 +589,10 @@ class Scanner implements StreamTextScanner {
           if (!hit || first.start < hit.base + hit.hit.start) hit = first.hit;
         }
       }
-      if (hit) firing.push(hit);
+      if (hit) {
+        if (firing === NO_HITS) firing = [];
+        firing.push(hit);
+      }
     }
     const prev = this.#firing;
     let same = prev.length === firing.length && this.#verdict !== undefined;
@@ -462,20 +602,6 @@ class Scanner implements StreamTextScanner {
       this.#verdict = undefined;
     }
   }
-}
-
-function anchorsPresent(factors: Int32Array[], present: Uint32Array, token: number): boolean {
-  for (const f of factors) {
-    let found = false;
-    for (const id of f) {
-      if (present[id] === token) {
-        found = true;
-        break;
-      }
-    }
-    if (!found) return false;
-  }
-  return true;
 }
 
 function execMemo(

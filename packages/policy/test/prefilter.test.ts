@@ -113,6 +113,36 @@ describe('Prefilter', () => {
     assert.equal(capped.positions[index.idOf('ab')!]!.length, 2);
   });
 
+  it('reports by presence exactly the literals a counting scan finds (fuzz)', () => {
+    const rand = rng(8);
+    const alphabet = 'abcAB_-é😀 .';
+    const pick = (n: number) => {
+      let s = '';
+      for (let i = 0; i < n; i++) s += alphabet[Math.floor(rand() * alphabet.length)];
+      return s;
+    };
+    for (let round = 0; round < 40; round++) {
+      const index = new LiteralIndex(
+        Array.from({ length: 1 + Math.floor(rand() * 20) }, () => pick(1 + Math.floor(rand() * 4))),
+      );
+      for (let t = 0; t < 10; t++) {
+        const text = pick(Math.floor(rand() * 300));
+        const counts = index.scan(text, 0).counts;
+        const want = [...counts.keys()].filter((id) => counts[id]! > 0);
+        assert.deepEqual(
+          [...index.presence(text)].sort((a, b) => a - b),
+          want,
+          JSON.stringify(text),
+        );
+        // A second pass over the same automaton starts clean.
+        assert.deepEqual(
+          [...index.presence(text)].sort((a, b) => a - b),
+          want,
+        );
+      }
+    }
+  });
+
   it('reuses marks by stamp without clearing', () => {
     const pf = new Prefilter([['abc', 0]]);
     const marks = new Uint32Array(1);

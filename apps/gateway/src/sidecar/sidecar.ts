@@ -514,7 +514,8 @@ export function createSidecar(initialConfig: Config, options: SidecarOptions): S
       // Created even when disabled, so that a hot reload can turn it on; start() is synchronous (scans follow).
       watcher = createSkillWatcher({
         engine,
-        store,
+        // Counted like the WebSocket lanes: skill_admission verdicts and rule hits.
+        store: telemetry.observeStore(store),
         settings: watcherSettings(config),
         gateway: () => client,
         // skills.status names paths on the OpenClaw host: only watch them when that host is this machine.

@@ -2,6 +2,7 @@
 // `_stop`), `message_delta`, `message_stop`, `ping`, `error`. Text is `text_delta` and `thinking_delta`; a tool call is
 // a `tool_use` block whose `input_json_delta` fragments complete at its `content_block_stop`.
 import * as v from 'valibot';
+import { loose, nullish, num, opt, str } from './_fast-shape.ts';
 import {
   type DecodedFrame,
   EMPTY_FRAME,
@@ -18,7 +19,7 @@ import type { BlockInfo } from './types.ts';
 const UsageSchema = v.looseObject({ output_tokens: v.optional(v.nullable(v.number())) });
 
 /** One Anthropic stream event (loose: unknown keys pass). */
-const AnthropicEventSchema = v.looseObject({
+export const AnthropicEventSchema = v.looseObject({
   type: v.string(),
   index: v.optional(v.number()),
   message: v.optional(v.looseObject({ usage: v.optional(v.nullable(UsageSchema)) })),
@@ -44,6 +45,27 @@ const AnthropicEventSchema = v.looseObject({
 
 type AnthropicEvent = v.InferOutput<typeof AnthropicEventSchema>;
 
+const usageShape = nullish(loose({ output_tokens: nullish(num) }));
+
+/** `AnthropicEventSchema` as an allocation-free predicate (the hot path; valibot decides what it rejects). */
+export const isAnthropicEvent = loose({
+  type: str,
+  index: opt(num),
+  message: opt(loose({ usage: usageShape })),
+  content_block: opt(
+    loose({ type: str, id: opt(str), name: opt(str), text: opt(str), thinking: opt(str) }),
+  ),
+  delta: opt(loose({ type: opt(str), text: opt(str), thinking: opt(str), partial_json: opt(str) })),
+  usage: usageShape,
+});
+
+/** Parses one event: the fast predicate first, valibot for anything it does not accept. */
+export function parseAnthropicEvent(json: unknown): AnthropicEvent | undefined {
+  if (isAnthropicEvent(json)) return json as AnthropicEvent;
+  const parsed = v.safeParse(AnthropicEventSchema, json);
+  return parsed.success ? parsed.output : undefined;
+}
+
 const TOOL_BLOCKS: ReadonlySet<string> = new Set(['tool_use', 'server_tool_use', 'mcp_tool_use']);
 
 /** Creates the Anthropic Messages adapter. */
@@ -62,9 +84,8 @@ class AnthropicAdapter implements FormatAdapter {
 
   decode(frame: SseFrame): DecodedFrame {
     if (frame.data === undefined) return EMPTY_FRAME;
-    const parsed = v.safeParse(AnthropicEventSchema, parseJson(frame.data));
-    if (!parsed.success) return MALFORMED_FRAME;
-    const ev = parsed.output;
+    const ev = parseAnthropicEvent(parseJson(frame.data));
+    if (ev === undefined) return MALFORMED_FRAME;
     const index = ev.index ?? 0;
     let events: StreamEvent[] | undefined;
     switch (ev.type) {

@@ -2,6 +2,7 @@
 // `choices[i].delta.content` (and `refusal`); tool calls are `delta.tool_calls[k]` fragments keyed by index, complete
 // when the next index starts or the choice finishes.
 import * as v from 'valibot';
+import { any, arr, loose, nullish, num, opt, str } from './_fast-shape.ts';
 import {
   type DecodedFrame,
   EMPTY_FRAME,
@@ -50,7 +51,7 @@ const ChoiceSchema = v.looseObject({
 });
 
 /** One streamed chat chunk (loose: unknown keys pass). */
-const ChatChunkSchema = v.looseObject({
+export const ChatChunkSchema = v.looseObject({
   id: v.optional(v.string()),
   created: v.optional(v.number()),
   model: v.optional(v.string()),
@@ -61,6 +62,41 @@ const ChatChunkSchema = v.looseObject({
 });
 
 type ChatChunk = v.InferOutput<typeof ChatChunkSchema>;
+
+const fnShape = nullish(loose({ name: nullish(str), arguments: nullish(str) }));
+
+/** `ChatChunkSchema` as an allocation-free predicate (the hot path; valibot decides what it rejects). */
+export const isChatChunk = loose({
+  id: opt(str),
+  created: opt(num),
+  model: opt(str),
+  system_fingerprint: nullish(str),
+  choices: nullish(
+    arr(
+      loose({
+        index: opt(num),
+        delta: nullish(
+          loose({
+            content: nullish(str),
+            refusal: nullish(str),
+            tool_calls: nullish(arr(loose({ index: opt(num), id: nullish(str), function: fnShape }))),
+            function_call: fnShape,
+          }),
+        ),
+        finish_reason: nullish(str),
+      }),
+    ),
+  ),
+  usage: any,
+  error: any,
+});
+
+/** Parses one chunk: the fast predicate first, valibot for anything it does not accept. */
+export function parseChatChunk(json: unknown): ChatChunk | undefined {
+  if (isChatChunk(json)) return json as ChatChunk;
+  const parsed = v.safeParse(ChatChunkSchema, json);
+  return parsed.success ? parsed.output : undefined;
+}
 
 /** Creates the OpenAI Chat Completions adapter. */
 export function createOpenAiChatAdapter(): FormatAdapter {
@@ -79,9 +115,8 @@ class OpenAiChatAdapter implements FormatAdapter {
     const data = frame.data;
     if (data === undefined) return EMPTY_FRAME;
     if (data.trim() === '[DONE]') return { success: true, events: [{ type: 'terminal' }], value: undefined };
-    const parsed = v.safeParse(ChatChunkSchema, parseJson(data));
-    if (!parsed.success) return MALFORMED_FRAME;
-    const chunk = parsed.output;
+    const chunk = parseChatChunk(parseJson(data));
+    if (chunk === undefined) return MALFORMED_FRAME;
     const events: StreamEvent[] = [];
     if (chunk.error !== undefined && chunk.error !== null) events.push({ type: 'error' });
     for (const choice of chunk.choices ?? []) {

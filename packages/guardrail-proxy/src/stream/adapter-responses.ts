@@ -3,6 +3,7 @@
 // `function_call_arguments.done` / `output_item.done`. The terminal event carries the whole response, so the adapter
 // remembers the output items the client has seen to end a cut stream with a consistent response.
 import * as v from 'valibot';
+import { any, loose, num, opt, str } from './_fast-shape.ts';
 import {
   type DecodedFrame,
   EMPTY_FRAME,
@@ -32,7 +33,7 @@ const ItemSchema = v.looseObject({
 });
 
 /** One Responses stream event (loose: unknown keys pass). */
-const ResponsesEventSchema = v.looseObject({
+export const ResponsesEventSchema = v.looseObject({
   type: v.string(),
   sequence_number: v.optional(v.number()),
   output_index: v.optional(v.number()),
@@ -46,6 +47,29 @@ const ResponsesEventSchema = v.looseObject({
 });
 
 type ResponsesEvent = v.InferOutput<typeof ResponsesEventSchema>;
+
+/** `ResponsesEventSchema` as an allocation-free predicate (the hot path; valibot decides what it rejects). */
+export const isResponsesEvent = loose({
+  type: str,
+  sequence_number: opt(num),
+  output_index: opt(num),
+  content_index: opt(num),
+  delta: any,
+  text: opt(str),
+  arguments: opt(str),
+  item: opt(
+    loose({ type: str, id: opt(str), call_id: opt(str), name: opt(str), arguments: opt(str) }),
+  ),
+  part: opt(loose({ type: str })),
+  response: opt(loose({ usage: any })),
+});
+
+/** Parses one event: the fast predicate first, valibot for anything it does not accept. */
+export function parseResponsesEvent(json: unknown): ResponsesEvent | undefined {
+  if (isResponsesEvent(json)) return json as ResponsesEvent;
+  const parsed = v.safeParse(ResponsesEventSchema, json);
+  return parsed.success ? parsed.output : undefined;
+}
 
 /** A content part the client has seen: its added form and the text delivered so far. */
 type SeenPart = { part: Record<string, unknown>; text: string; done: boolean };
@@ -66,9 +90,8 @@ class ResponsesAdapter implements FormatAdapter {
 
   decode(frame: SseFrame): DecodedFrame {
     if (frame.data === undefined) return EMPTY_FRAME;
-    const parsed = v.safeParse(ResponsesEventSchema, parseJson(frame.data));
-    if (!parsed.success) return MALFORMED_FRAME;
-    const ev = parsed.output;
+    const ev = parseResponsesEvent(parseJson(frame.data));
+    if (ev === undefined) return MALFORMED_FRAME;
     const key = String(ev.output_index ?? 0);
     let events: StreamEvent[] | undefined;
     switch (ev.type) {

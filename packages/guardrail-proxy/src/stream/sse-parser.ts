@@ -2,6 +2,7 @@
 // and `\r` line endings (a `\r` at a chunk end waits for the next byte), a leading BOM, comments, `event`/`data`/
 // `id`/`retry` fields and multi-line data. Lines are decoded only once complete, so a code point split across chunks
 // survives. Each frame (a block of lines ended by a blank line) keeps its exact original bytes.
+import { Buffer } from 'node:buffer';
 
 /** One SSE frame: the block of lines up to and including its terminating blank line. */
 export type SseFrame = {
@@ -51,7 +52,6 @@ export function createSseParser(options: SseParserOptions): SseParser {
 const LF = 0x0a;
 const CR = 0x0d;
 const OK: SseParseResult = { success: true };
-const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 class Parser implements SseParser {
   readonly #onFrame: (frame: SseFrame) => void;
@@ -211,37 +211,42 @@ function parseFrame(raw: Uint8Array, first: boolean): SseFrame {
   let i = 0;
   if (first && raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf) i = 3;
   const frame: SseFrame = { raw, event: '', data: undefined };
-  let data: string[] | undefined;
+  // Field values are decoded by Node's native UTF-8 slicer (same replacement of malformed bytes as TextDecoder);
+  // field names are compared as bytes.
+  const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  let data: string | undefined;
+  let lines = 0;
   const n = raw.length;
   while (i < n) {
     let j = i;
     while (j < n && raw[j] !== LF && raw[j] !== CR) j++;
-    if (j > i) {
-      if (raw[i] !== 0x3a /* ':' comment */) {
-        let colon = i;
-        while (colon < j && raw[colon] !== 0x3a) colon++;
-        const name = decoder.decode(raw.subarray(i, colon));
-        let vs = colon < j ? colon + 1 : j;
-        if (vs < j && raw[vs] === 0x20) vs++;
-        const value = decoder.decode(raw.subarray(vs, j));
-        switch (name) {
-          case 'data':
-            data ??= [];
-            data.push(value);
-            break;
-          case 'event':
-            frame.event = value;
-            break;
-          case 'id':
-            if (!value.includes('\0')) frame.id = value;
-            break;
-          case 'retry':
-            if (/^[0-9]+$/.test(value)) frame.retry = Number(value);
-            break;
-          default:
-            // Unknown fields are ignored (SSE spec).
-            break;
+    if (j > i && raw[i] !== 0x3a /* ':' comment */) {
+      let colon = i;
+      while (colon < j && raw[colon] !== 0x3a) colon++;
+      let vs = colon < j ? colon + 1 : j;
+      if (vs < j && raw[vs] === 0x20) vs++;
+      switch (fieldOf(raw, i, colon)) {
+        case FIELD_DATA: {
+          const value = bytes.toString('utf8', vs, j);
+          data = lines++ === 0 ? value : `${data}\n${value}`;
+          break;
         }
+        case FIELD_EVENT:
+          frame.event = bytes.toString('utf8', vs, j);
+          break;
+        case FIELD_ID: {
+          const value = bytes.toString('utf8', vs, j);
+          if (!value.includes('\0')) frame.id = value;
+          break;
+        }
+        case FIELD_RETRY: {
+          const value = bytes.toString('utf8', vs, j);
+          if (/^[0-9]+$/.test(value)) frame.retry = Number(value);
+          break;
+        }
+        default:
+          // Unknown fields are ignored (SSE spec).
+          break;
       }
     }
     // Skip the line ending (CR LF counts once).
@@ -249,6 +254,42 @@ function parseFrame(raw: Uint8Array, first: boolean): SseFrame {
     else j++;
     i = j;
   }
-  if (data) frame.data = data.join('\n');
+  if (data !== undefined) frame.data = data;
   return frame;
+}
+
+const FIELD_OTHER = 0;
+const FIELD_DATA = 1;
+const FIELD_EVENT = 2;
+const FIELD_ID = 3;
+const FIELD_RETRY = 4;
+
+/** Classifies the field name `raw[from, to)` (exact, case-sensitive, as the SSE spec compares them). */
+function fieldOf(raw: Uint8Array, from: number, to: number): number {
+  switch (to - from) {
+    case 2:
+      return raw[from] === 0x69 && raw[from + 1] === 0x64 ? FIELD_ID : FIELD_OTHER;
+    case 4:
+      return raw[from] === 0x64 && raw[from + 1] === 0x61 && raw[from + 2] === 0x74 && raw[from + 3] === 0x61
+        ? FIELD_DATA
+        : FIELD_OTHER;
+    case 5:
+      if (
+        raw[from] === 0x65 &&
+        raw[from + 1] === 0x76 &&
+        raw[from + 2] === 0x65 &&
+        raw[from + 3] === 0x6e &&
+        raw[from + 4] === 0x74
+      )
+        return FIELD_EVENT;
+      return raw[from] === 0x72 &&
+        raw[from + 1] === 0x65 &&
+        raw[from + 2] === 0x74 &&
+        raw[from + 3] === 0x72 &&
+        raw[from + 4] === 0x79
+        ? FIELD_RETRY
+        : FIELD_OTHER;
+    default:
+      return FIELD_OTHER;
+  }
 }

@@ -1,0 +1,3 @@
+import { measureStreamScan } from './_scan.ts';
+const r = await measureStreamScan(Number(process.env.ROUNDS ?? 5));
+console.log(r);
