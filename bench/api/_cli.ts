@@ -143,6 +143,20 @@ export async function timedNode(
   return { code, ms, cpuMs, stdout, stderr };
 }
 
+/**
+ * How long a process's main thread has waited for a CPU while runnable, in ms (the second field of
+ * /proc/<pid>/task/<pid>/schedstat): on a shared machine, the latency other processes add. NaN without /proc.
+ */
+export function runQueueWaitMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ');
+    return Number(fields[1]) / 1e6;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** A process's CPU time so far (user + system, ms) from /proc; NaN where /proc is missing. */
 export function processCpuMs(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN;

@@ -13,7 +13,8 @@
 //
 // Inspect rows split the time: `server` is the answer's own `elapsed_ms` (handler start → answer, commit included),
 // `scan` its verdict's `timing.scan_micros`; the rest is HTTP, the event loops and the client, whose own event-loop
-// delay (`client lag`) says how late the sender itself was.
+// delay (`client lag`) says how late the sender itself was. `daemon waiting for a CPU` is the share of the phase
+// the daemon's main thread spent runnable but not running (/proc schedstat): time other processes took from it.
 //
 // The daemon runs `run` in a temp home (`gateway.connect: false`). `BENCH_PIN=1` pins it to cpu1 and this process
 // to cpu0 (taskset); the default leaves both to the scheduler, because on a shared machine a pinned process cannot
@@ -39,6 +40,7 @@ import {
   type Daemon,
   PIN,
   processCpuMs,
+  runQueueWaitMs,
   startDaemon,
   type Timed,
   timedCli,
@@ -289,18 +291,21 @@ async function alertsPhase(home: BenchHome, store: BuiltStore, daemon: Daemon) {
       'p99 (ms)',
       'max (ms)',
       'daemon CPU/req (ms)',
+      'daemon waiting for a CPU',
       'client lag p99',
       'errors',
       'target',
     ],
   ];
-  const out: Record<string, LoadResult & { cpuPerRequestMs: number }> = {};
+  const out: Record<string, LoadResult & { cpuPerRequestMs: number; runQueueWaitShare: number }> = {};
   for (const c of cases) {
     await serial(p, 100, c.next);
     const cpu0 = processCpuMs(daemon.child.pid);
+    const wait0 = runQueueWaitMs(daemon.child.pid);
     const r = await serial(p, c.target ? ALERT_REQUESTS : Math.ceil(ALERT_REQUESTS / 2), c.next);
     const cpuPerRequestMs = (processCpuMs(daemon.child.pid) - cpu0) / (r.ok + r.errors);
-    out[c.name] = { ...r, cpuPerRequestMs };
+    const waitShare = (runQueueWaitMs(daemon.child.pid) - wait0) / (r.seconds * 1000);
+    out[c.name] = { ...r, cpuPerRequestMs, runQueueWaitShare: waitShare };
     const p99 = percentile(r.latencies, 99);
     rows.push([
       c.name,
@@ -308,6 +313,7 @@ async function alertsPhase(home: BenchHome, store: BuiltStore, daemon: Daemon) {
       fmt(p99, 2),
       fmt(Math.max(...r.latencies), 1),
       fmt(cpuPerRequestMs, 3),
+      percent(waitShare),
       String(r.errors),
       c.target ? `p99 ≤ 20 ${p99 <= 20 ? '✔' : '✘'}` : '',
     ]);
@@ -348,6 +354,7 @@ async function inspectPhase(home: BenchHome, daemon: Daemon) {
       'server p50 / p99',
       'scan p50 / p99',
       'daemon CPU/req (ms)',
+      'daemon waiting for a CPU',
       'client lag p99',
       'errors',
       'target',
@@ -356,11 +363,18 @@ async function inspectPhase(home: BenchHome, daemon: Daemon) {
   const out: Record<string, unknown> = {};
   for (const rate of RATES) {
     const cpu0 = processCpuMs(daemon.child.pid);
+    const wait0 = runQueueWaitMs(daemon.child.pid);
     const lag = lagMonitor();
     const r = await openLoop(p, rate, SECONDS, next);
     const lagP99 = lag.stop();
     const cpuPerRequestMs = (processCpuMs(daemon.child.pid) - cpu0) / (r.ok + r.errors);
-    out[`open ${rate}/s`] = { ...summary(r), cpuPerRequestMs, clientLagP99Ms: lagP99 };
+    const waitShare = (runQueueWaitMs(daemon.child.pid) - wait0) / (r.seconds * 1000);
+    out[`open ${rate}/s`] = {
+      ...summary(r),
+      cpuPerRequestMs,
+      clientLagP99Ms: lagP99,
+      runQueueWaitShare: waitShare,
+    };
     const p99 = percentile(r.latencies, 99);
     rows.push([
       `open loop ${rate}/s, ${CONNECTIONS} conns`,
@@ -373,17 +387,25 @@ async function inspectPhase(home: BenchHome, daemon: Daemon) {
       serverText(r),
       scanText(r),
       fmt(cpuPerRequestMs, 3),
+      percent(waitShare),
       fmt(lagP99, 1),
       errorText(r),
       `p99 ≤ 5 ${p99 <= 5 ? '✔' : '✘'}`,
     ]);
   }
   const cpu0 = processCpuMs(daemon.child.pid);
+  const wait0 = runQueueWaitMs(daemon.child.pid);
   const lag = lagMonitor();
   const closed = await closedLoop(p, CONNECTIONS, SECONDS, next);
   const closedLag = lag.stop();
   const closedCpu = (processCpuMs(daemon.child.pid) - cpu0) / (closed.ok + closed.errors);
-  out.closed = { ...summary(closed), cpuPerRequestMs: closedCpu, clientLagP99Ms: closedLag };
+  const closedWait = (runQueueWaitMs(daemon.child.pid) - wait0) / (closed.seconds * 1000);
+  out.closed = {
+    ...summary(closed),
+    cpuPerRequestMs: closedCpu,
+    clientLagP99Ms: closedLag,
+    runQueueWaitShare: closedWait,
+  };
   rows.push([
     `closed loop, ${CONNECTIONS} workers`,
     fmt(closed.ok / closed.seconds, 0),
@@ -395,6 +417,7 @@ async function inspectPhase(home: BenchHome, daemon: Daemon) {
     serverText(closed),
     scanText(closed),
     fmt(closedCpu, 3),
+    percent(closedWait),
     fmt(closedLag, 1),
     errorText(closed),
     '(throughput)',
@@ -457,6 +480,10 @@ function lagMonitor(): { stop(): number } {
       return histogram.percentile(99) / 1e6;
     },
   };
+}
+
+function percent(share: number): string {
+  return Number.isFinite(share) ? `${(share * 100).toFixed(0)} % of wall` : '–';
 }
 
 function load(): string {

@@ -7,7 +7,15 @@ process.on('message', (message) => {
   if (message.op === 'rss') {
     globalThis.gc?.();
     globalThis.gc?.();
-    process.send?.({ op: 'rss', rss: process.memoryUsage().rss, id: message.id });
+    const m = process.memoryUsage();
+    process.send?.({
+      op: 'rss',
+      rss: m.rss,
+      heapUsed: m.heapUsed,
+      external: m.external,
+      arrayBuffers: m.arrayBuffers,
+      id: message.id,
+    });
   } else if (message.op === 'cpu') {
     const { user, system } = process.cpuUsage();
     process.send?.({ op: 'cpu', cpu: user + system, id: message.id });

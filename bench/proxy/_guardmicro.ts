@@ -1,3 +1,2 @@
-import { measureStreamScan } from './_scan.ts';
-const r = await measureStreamScan(Number(process.env.ROUNDS ?? 5));
-console.log(r);
+import { measureStreamScan, SPEC_SETTING } from './_scan.ts';
+console.log(JSON.stringify(measureStreamScan([SPEC_SETTING], Number(process.env.ROUNDS ?? 5)), null, 1));

@@ -4,11 +4,11 @@ import { Pool } from 'undici';
 const HERE = '/work/main/bench/proxy/';
 const MODE = process.env.MODE ?? 'json'; // json | ttft | paced
 const SECS = Number(process.env.SECS ?? 5);
-function start(file: string, env: Record<string,string>, extra: string[] = []) {
-  const child = fork(file, [], { execArgv: [...extra, '--expose-gc', '--import', 'tsx', '--import', HERE + '_child-hooks.mjs'], env: { ...process.env, ...env }, stdio: ['ignore','inherit','inherit','ipc'] });
+function start(file: string, env: Record<string,string>, extra: string[] = [], cpu = '1') {
+  const child = fork(file, [], { execPath: 'taskset', execArgv: ['-c', cpu, process.execPath, ...extra, '--expose-gc', '--import', 'tsx', '--import', HERE + '_child-hooks.mjs'], env: { ...process.env, ...env }, stdio: ['ignore','inherit','inherit','ipc'] });
   return new Promise<{child: any; port: number; masterKey?: string}>((res) => child.on('message', (m: any) => { if (m.op === 'ready') res({ child, port: m.port, masterKey: m.masterKey }); }));
 }
-const up = await start(HERE + '_upstream.ts', {});
+const up = await start(HERE + '_upstream.ts', {}, [], '0');
 const TARGET = process.env.TARGET ?? 'ours';
 const ours = await start(HERE + (TARGET === 'bare' ? '_passthrough.ts' : '_ours.ts'), { BENCH_UPSTREAM: `http://127.0.0.1:${up.port}`, BENCH_HOLDBACK: process.env.HOLDBACK ?? '0' }, process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/h6prof/out'] : []);
 const pool = new Pool(`http://127.0.0.1:${ours.port}`, { connections: 300 });
@@ -40,6 +40,7 @@ const cpu1 = await cpuOf(ours.child);
 lat.sort((a,b)=>a-b);
 console.log(TARGET, 'cpu µs/request', ((cpu1 - cpu0) / done).toFixed(0), 'requests', done);
 console.log(MODE, 'conns', conns, 'rps', (done / SECS).toFixed(0), 'p50', lat[lat.length>>1]?.toFixed(3), 'p99', lat[Math.floor(lat.length*0.99)]?.toFixed(3));
+{ const c = new Pool(`http://127.0.0.1:${up.port}`); const r = await c.request({ path: '/count', method: 'GET' }); console.log('upstream', await r.body.text()); await c.close(); }
 await pool.close();
 ours.child.kill('SIGTERM'); up.child.kill('SIGTERM');
 await new Promise((r) => ours.child.on('exit', r));

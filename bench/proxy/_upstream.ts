@@ -1,10 +1,13 @@
 // The fake LLM upstream of bench:proxy, run as its own process (pinned to cpu0). It speaks just enough OpenAI Chat
-// Completions: a realistic non-streaming completion, and streams of numbered chunks paced by request headers
-// (`x-bench-frames`, `x-bench-interval-ms`, `x-bench-chunk-chars`) so a client can check that every frame arrived, in
-// order and unaltered. `GET /count` reports how many completions it served, proving each target reached it.
+// Completions: a realistic non-streaming completion, and streams of numbered chunks paced by the requested model name
+// (`…frames-64-interval-20-chunk-24`; every proxy forwards the model, while custom headers are not forwarded by all
+// of them — Portkey drops them) so a client can check that every frame arrived, in order and unaltered. The headers
+// `x-bench-frames`, `x-bench-interval-ms`, `x-bench-chunk-chars` are still honoured when the model names nothing.
+// `GET /count` reports how many completions it served, proving each target reached it.
 import { createServer } from 'node:http';
 
 let served = 0;
+let connections = 0;
 
 const COMPLETION_TEXT =
   'Here is a summary of the repository layout. The src folder holds the TypeScript sources, split by feature; ' +
@@ -37,16 +40,16 @@ const finalFrames = (id: string) =>
 
 const server = createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/count') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ served }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ served, connections }));
     return;
   }
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {
     served += 1;
-    let body: { stream?: boolean };
+    let body: { stream?: boolean; model?: unknown };
     try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { stream?: boolean };
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { stream?: boolean; model?: unknown };
     } catch {
       res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"bad json"}}');
       return;
@@ -72,9 +75,12 @@ const server = createServer((req, res) => {
       );
       return;
     }
-    const frames = Number(req.headers['x-bench-frames'] ?? 16);
-    const intervalMs = Number(req.headers['x-bench-interval-ms'] ?? 0);
-    const chunkChars = Number(req.headers['x-bench-chunk-chars'] ?? 24);
+    const model = typeof body.model === 'string' ? body.model : '';
+    const knob = (name: string, header: string, fallback: number) =>
+      Number(new RegExp(`${name}-(\\d+)`).exec(model)?.[1] ?? req.headers[header] ?? fallback);
+    const frames = knob('frames', 'x-bench-frames', 16);
+    const intervalMs = knob('interval', 'x-bench-interval-ms', 0);
+    const chunkChars = knob('chunk', 'x-bench-chunk-chars', 24);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     let i = 0;
     let timer: NodeJS.Timeout | undefined;
@@ -99,6 +105,9 @@ const server = createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 30_000;
+server.on('connection', () => {
+  connections += 1;
+});
 server.listen(0, '127.0.0.1', () => {
   const address = server.address() as { port: number };
   process.send?.({ op: 'ready', port: address.port });

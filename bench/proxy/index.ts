@@ -1,35 +1,45 @@
 // Benchmark: the guardrail proxy side by side with (a) direct calls to a fake OpenAI-compatible upstream, (b) a bare
 // Node pass-through proxy (the floor: what any Node proxy costs) and (c) the Portkey gateway from the npm registry,
 // in one run with interleaved rounds. The proxies run as child processes pinned to cpu1 (taskset), the fake upstream
-// and this load generator on cpu0; everything on loopback.
+// and this load generator on cpu0; everything on loopback; the whole run is time-bounded (BENCH_DEADLINE_S).
 //
 //   node scripts/pnpm.mjs --filter @defenseclaw/bench run bench:proxy
 //   BENCH_ROUNDS=5 BENCH_SECONDS=3 BENCH_STREAMS=256 BENCH_MEM_STREAMS=1000 node --import tsx bench/proxy/index.ts
 //   BENCH_PORTKEY=0 skips Portkey (otherwise it is installed once into ~/.cache/defenseclaw-bench/portkey).
 //
-// Rows: non-streaming throughput at 64 connections (closed loop) and added median latency at one connection;
-// streaming added time to first chunk at one stream (hold-back 0); 256 concurrent paced streams (64 frames × 20 ms,
-// connects ramped) with lost / reordered / altered frames, stalls and first-chunk p99; memory per open stream
-// (RSS delta after a forced GC ÷ streams); and the O(n) check: a 1 MiB streamed completion through the stream guard
-// against the same text scanned once.
+// Rows: non-streaming throughput at 64 connections (closed loop), the proxy process's CPU time per request in that
+// loop (a load-independent price of a request, since other work on a shared machine moves req/s), and added median
+// latency at one connection; streaming added time to first chunk at one stream (hold-back 0); concurrent paced streams
+// (64 frames × 20 ms, connects ramped) with lost / reordered / altered frames, stalls and first-chunk p99; memory per
+// open stream (RSS delta after a forced GC ÷ streams, at least 500 streams so the delta is above RSS noise); and the
+// O(n) check: a 1 MiB streamed completion through the incremental scanner and through the whole stream guard against
+// the same text scanned once, for the spec's setting and a few others side by side.
+//
+// The stream shape (frames, interval, chunk size) travels in the model name (`…frames-64-interval-20`): every proxy
+// forwards the model, while custom request headers are dropped by Portkey (which is why an earlier version of this
+// bench saw Portkey "lose" 48 of 64 frames: it was served the default 16-frame stream).
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { median, percentile, printTable } from '../_stats.ts';
-import { measureStreamScan } from './_scan.ts';
+import { measureStreamScan, SPEC_SETTING } from './_scan.ts';
 import { streamFrame } from './_upstream.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const SERIAL = Number(process.env.BENCH_SERIAL ?? 300);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 256);
-const MEM_STREAMS = Number(process.env.BENCH_MEM_STREAMS ?? 1000);
+/** Fewer open streams than this leave the RSS delta inside allocator noise (50 streams read as −90 KiB each). */
+const MEM_MIN_STREAMS = 500;
+const MEM_STREAMS = Math.max(MEM_MIN_STREAMS, Number(process.env.BENCH_MEM_STREAMS ?? 1000));
+const DEADLINE_S = Number(process.env.BENCH_DEADLINE_S ?? 1800);
 const WITH_PORTKEY = process.env.BENCH_PORTKEY !== '0';
 const PORTKEY_DIR = process.env.BENCH_PORTKEY_DIR ?? join(homedir(), '.cache', 'defenseclaw-bench', 'portkey');
 const PORTKEY_VERSION = '1.15.2';
+const PORTKEY_LOG = join(tmpdir(), 'dc-bench-portkey.log');
 const HERE = new URL('.', import.meta.url).pathname;
 const HAS_TASKSET = (() => {
   try {
@@ -46,19 +56,28 @@ type Target = {
   pool: Pool;
   path: string;
   headers: Record<string, string>;
+  /** Prefix of the model name (our proxy routes `bench/<model>` to the fake upstream). */
+  modelPrefix: string;
   /** Whether the stream bytes must be identical to the upstream's. */
   byteIdentical: boolean;
 };
 
 const children: ChildProcess[] = [];
 const cleanup = () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 };
 process.on('exit', cleanup);
 process.on('SIGINT', () => {
   cleanup();
   process.exit(130);
 });
+// Every run is time-bounded: a wedged target fails the run instead of hanging it.
+const deadline = setTimeout(() => {
+  process.stderr.write(`bench:proxy: over its ${DEADLINE_S} s deadline; stopping\n`);
+  cleanup();
+  process.exit(2);
+}, DEADLINE_S * 1000);
+deadline.unref();
 
 const upstream = await startChild('upstream', join(HERE, '_upstream.ts'), 0, {});
 const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
@@ -68,13 +87,21 @@ const portkey = WITH_PORTKEY ? await startPortkey(upstreamUrl) : undefined;
 
 const json = { 'content-type': 'application/json' };
 const targets: Target[] = [
-  { name: 'direct', pool: pool(upstream.port), path: '/v1/chat/completions', headers: json, byteIdentical: true },
+  {
+    name: 'direct',
+    pool: pool(upstream.port),
+    path: '/v1/chat/completions',
+    headers: json,
+    modelPrefix: '',
+    byteIdentical: true,
+  },
   {
     name: 'bare proxy',
     child: floor.child,
     pool: pool(floor.port),
     path: '/v1/chat/completions',
     headers: json,
+    modelPrefix: '',
     byteIdentical: true,
   },
   {
@@ -83,6 +110,7 @@ const targets: Target[] = [
     pool: pool(ours.port),
     path: '/v1/chat/completions',
     headers: { ...json, authorization: `Bearer ${ours.masterKey}` },
+    modelPrefix: 'bench/',
     byteIdentical: true,
   },
 ];
@@ -98,20 +126,31 @@ if (portkey !== undefined)
       'x-portkey-provider': 'openai',
       'x-portkey-custom-host': `${upstreamUrl}/v1`,
     },
+    modelPrefix: '',
+    // Portkey re-serialises chunks; the check compares their content instead.
     byteIdentical: false,
   });
 
 const PROMPT = buildPrompt();
-const body = (stream: boolean) =>
-  JSON.stringify({ model: 'bench/bench-model', stream, messages: PROMPT, max_tokens: 256 });
+/** A request body; the stream shape rides in the model name, which every target forwards. */
+const body = (target: Target, stream: boolean, frames = 16, intervalMs = 0) =>
+  JSON.stringify({
+    model: `${target.modelPrefix}bench-model-frames-${frames}-interval-${intervalMs}-chunk-24`,
+    stream,
+    messages: PROMPT,
+    max_tokens: 256,
+  });
 
 process.stdout.write(
-  `bench:proxy — ${ROUNDS} rounds × ${SECONDS} s, prompt ${Buffer.byteLength(body(false))} B, ` +
-    `${HAS_TASKSET ? 'proxies on cpu1, load on cpu0' : 'taskset missing: unpinned'}\n`,
+  `bench:proxy — ${ROUNDS} rounds × ${SECONDS} s, prompt ${Buffer.byteLength(body(targets[0]!, false))} B, ` +
+    `${HAS_TASKSET ? 'proxies on cpu1, load on cpu0' : 'taskset missing: unpinned'}` +
+    `${portkey ? `; Portkey's stderr → ${PORTKEY_LOG}` : ''}\n`,
 );
 
 type Row = {
   rps: number[];
+  /** The target process's CPU time per request in the closed loop (µs). */
+  cpu: number[];
   serial: number[];
   ttft: number[];
   firstP99: number[];
@@ -124,17 +163,32 @@ type Row = {
 const rows = new Map<string, Row>(
   targets.map((t) => [
     t.name,
-    { rps: [], serial: [], ttft: [], firstP99: [], gapP99: [], lost: 0, reordered: 0, altered: 0, stalls: 0 },
+    {
+      rps: [],
+      cpu: [],
+      serial: [],
+      ttft: [],
+      firstP99: [],
+      gapP99: [],
+      lost: 0,
+      reordered: 0,
+      altered: 0,
+      stalls: 0,
+    },
   ]),
 );
 
 // Warm every target (JIT, pools, the proxy's seen-cache is keyed by content so the prompt is scanned once anyway).
 for (const target of targets) await closedLoop(target, 8, 1000);
+for (const target of targets) await pacedStreams(target, 8, 8, 5);
 
 for (let round = 1; round <= ROUNDS; round++) {
   for (const target of rotate(targets, round)) {
     const row = rows.get(target.name)!;
-    row.rps.push(await closedLoop(target, 64, SECONDS * 1000));
+    const cpuBefore = target.child ? await cpuOf(target.child) : 0;
+    const loop = await closedLoop(target, 64, SECONDS * 1000);
+    row.rps.push(loop.rps);
+    if (target.child) row.cpu.push(((await cpuOf(target.child)) - cpuBefore) / loop.done);
     row.serial.push(await serialMedian(target, SERIAL));
     row.ttft.push(await ttftMedian(target, 100));
     const paced = await pacedStreams(target, STREAMS, 64, 20);
@@ -148,16 +202,19 @@ for (let round = 1; round <= ROUNDS; round++) {
   process.stdout.write(`  round ${round}/${ROUNDS} done\n`);
 }
 
-const served = (await (await fetch(`${upstreamUrl}/count`)).json()) as { served: number };
+const countAnswer = await targets[0]!.pool.request({ path: '/count', method: 'GET' });
+const served = (await countAnswer.body.json()) as { served: number };
 
 const direct = rows.get('direct')!;
 const bare = rows.get('bare proxy')!;
+const ourRow = rows.get('ours')!;
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 const table: string[][] = [
   [
     'target',
     'req/s @64',
     'vs bare',
+    'CPU µs/req @64',
     'p50 @1 (ms)',
     'added p50 @1',
     'added TTFT p50 @1',
@@ -174,6 +231,7 @@ for (const target of targets) {
     target.name,
     fmt(rps, 0),
     fmt(rps / median(bare.rps)),
+    target.child ? fmt(median(row.cpu), 0) : '',
     fmt(median(row.serial), 3),
     target.name === 'direct' ? '' : fmt(median(row.serial) - median(direct.serial), 3),
     target.name === 'direct' ? '' : fmt(median(row.ttft) - median(direct.ttft), 3),
@@ -184,43 +242,94 @@ for (const target of targets) {
   ]);
 }
 printTable('Non-streaming and streaming, medians over rounds', table);
-const ourAdded = median(rows.get('ours')!.serial) - median(direct.serial);
+const ourAdded = median(ourRow.serial) - median(direct.serial);
 const bareAdded = median(bare.serial) - median(direct.serial);
 process.stdout.write(
-  `\nours/bare throughput ${fmt(median(rows.get('ours')!.rps) / median(bare.rps))} (target ≥ 0.70)` +
-    (portkey ? `, ours/portkey ${fmt(median(rows.get('ours')!.rps) / median(rows.get('portkey')!.rps))} (≥ 6)` : '') +
+  `\nours/bare throughput ${fmt(median(ourRow.rps) / median(bare.rps))} (target ≥ 0.70)` +
+    (portkey ? `, ours/portkey ${fmt(median(ourRow.rps) / median(rows.get('portkey')!.rps))} (≥ 6)` : '') +
+    `; CPU per request ours/bare ${fmt(median(ourRow.cpu) / median(bare.cpu))}` +
     `; added p50 @1 ours/bare ${fmt(ourAdded / bareAdded)} (≤ 1.5)` +
-    `; added TTFT ours ${fmt(median(rows.get('ours')!.ttft) - median(direct.ttft), 3)} ms (≤ 1)` +
+    `; added TTFT ours ${fmt(median(ourRow.ttft) - median(direct.ttft), 3)} ms (≤ 1)` +
     `; upstream served ${served.served} completions\n`,
 );
 
 // Memory: hold MEM_STREAMS slow streams open through each proxy, then ask it for its RSS after a forced GC.
-const memRows: string[][] = [['target', 'rss idle (MiB)', `rss with ${MEM_STREAMS} streams (MiB)`, 'KiB per stream']];
+const memRows: string[][] = [
+  [
+    'target',
+    'rss idle (MiB)',
+    `rss with ${MEM_STREAMS} streams (MiB)`,
+    'streams open',
+    'RSS KiB per stream',
+    'JS heap KiB per stream',
+  ],
+];
+const memory: Record<string, { idle: Mem; held: Mem; open: number }> = {};
 for (const target of targets.filter((t) => t.child !== undefined)) {
   const idle = await rssOf(target.child!);
   const held = await holdStreams(target, MEM_STREAMS, async () => await rssOf(target.child!));
+  memory[target.name] = { idle, held: held.value, open: held.open };
+  const per = (k: 'rss' | 'heapUsed') => fmt((held.value[k] - idle[k]) / 1024 / Math.max(1, held.open), 1);
   memRows.push([
     target.name,
-    fmt(idle / 2 ** 20, 1),
-    fmt(held / 2 ** 20, 1),
-    fmt((held - idle) / 1024 / MEM_STREAMS, 1),
+    fmt(idle.rss / 2 ** 20, 1),
+    fmt(held.value.rss / 2 ** 20, 1),
+    String(held.open),
+    per('rss'),
+    per('heapUsed'),
   ]);
 }
-printTable('Memory per open stream (target ≤ 100 KiB)', memRows);
+printTable(`Memory per open stream (target ≤ 100 KiB; at least ${MEM_MIN_STREAMS} streams)`, memRows);
 
-const scan = await measureStreamScan();
-printTable('O(n) scanning: a 1 MiB completion streamed in small deltas vs the same text scanned once', [
-  ['case', 'ms (median)', 'ratio', 'scannedChars / n'],
-  ['scanned once (evaluate)', fmt(scan.onceMs, 1), '1.00', ''],
-  ['streamed through the guard', fmt(scan.streamMs, 1), fmt(scan.streamMs / scan.onceMs), fmt(scan.scannedRatio)],
+// O(n): the spec's setting first (scan_step 128, overlap 512, 64-char deltas, H = 256), then others side by side.
+const scan = measureStreamScan([
+  SPEC_SETTING,
+  { deltaChars: 5, stepChars: 128, holdbackChars: 256 },
+  { deltaChars: 16, stepChars: 128, holdbackChars: 256 },
+  { deltaChars: 256, stepChars: 128, holdbackChars: 256 },
+  { deltaChars: 64, stepChars: 128, holdbackChars: 0 },
+  { deltaChars: 64, stepChars: 512, holdbackChars: 256 },
+  { deltaChars: 64, stepChars: 2048, holdbackChars: 256 },
 ]);
+const scanTable: string[][] = [
+  ['delta chars', 'scan step', 'overlap', 'H', 'frames', 'scanner ms', 'ratio', 'guard ms', 'ratio', 'scannedChars/n'],
+  ['(evaluate once)', '', '', '', '', fmt(scan.onceMs, 1), '1.00', '', '', ''],
+];
+for (const r of scan.rows) {
+  scanTable.push([
+    String(r.deltaChars),
+    String(r.stepChars),
+    '512',
+    String(r.holdbackChars),
+    String(r.frames),
+    fmt(r.scannerMs, 1),
+    fmt(r.scannerMs / scan.onceMs),
+    fmt(r.guardMs, 1),
+    fmt(r.guardMs / scan.onceMs),
+    fmt(r.scannedRatio),
+  ]);
+}
+printTable(
+  'O(n) scanning: 1 MiB streamed (first row: the spec setting; target ≤ 2× once) vs the same text scanned once',
+  scanTable,
+);
 
-const results = { date: new Date().toISOString(), rows: Object.fromEntries(rows), scan };
+const results = {
+  date: new Date().toISOString(),
+  settings: { ROUNDS, SECONDS, SERIAL, STREAMS, MEM_STREAMS, taskset: HAS_TASKSET },
+  rows: Object.fromEntries(rows),
+  memory,
+  scan,
+};
 const out = join(HERE, '..', 'results');
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, `proxy-${new Date().toISOString().slice(0, 10)}.json`), `${JSON.stringify(results, null, 2)}\n`);
-for (const target of targets) await target.pool.close();
+await Promise.race([
+  Promise.allSettled(targets.map((t) => t.pool.destroy())),
+  new Promise((resolve) => setTimeout(resolve, 2000)),
+]);
 cleanup();
+process.exit(0);
 
 // --- internal ---
 
@@ -284,7 +393,19 @@ async function startPortkey(upstreamUrl: string): Promise<{ child: ChildProcess;
       stdio: 'ignore',
     });
   }
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  // Its CLI takes a fixed port: pick one and try another when that one turns out to be taken (the child exits).
+  for (let attempt = 1; ; attempt++) {
+    const started = await tryPortkey(entry, 20_000 + Math.floor(Math.random() * 20_000), upstreamUrl);
+    if (started) return started;
+    if (attempt >= 5) throw new Error('portkey did not start (5 ports tried)');
+  }
+}
+
+async function tryPortkey(
+  entry: string,
+  port: number,
+  upstreamUrl: string,
+): Promise<{ child: ChildProcess; port: number } | undefined> {
   const { execPath, prefix } = spawnArgs(1);
   const child = fork(entry, [`--port=${port}`, '--headless'], {
     cwd: PORTKEY_DIR,
@@ -297,34 +418,42 @@ async function startPortkey(upstreamUrl: string): Promise<{ child: ChildProcess;
       '--import',
       join(HERE, '_child-hooks.mjs'),
     ],
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    // Portkey logs every aborted stream (the memory row aborts a thousand) to stderr: keep that out of the report.
+    stdio: ['ignore', 'ignore', openSync(PORTKEY_LOG, 'a'), 'ipc'],
   });
   children.push(child);
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
   const deadline = performance.now() + 30_000;
   const probe = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
-  for (;;) {
-    try {
-      const answer = await probe.request({
-        path: '/v1/chat/completions',
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          authorization: 'Bearer sk-bench',
-          'x-portkey-provider': 'openai',
-          'x-portkey-custom-host': `${upstreamUrl}/v1`,
-        },
-        body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
-      });
-      await answer.body.text();
-      if (answer.statusCode === 200) break;
-    } catch {
-      // not listening yet
+  try {
+    for (;;) {
+      try {
+        const answer = await probe.request({
+          path: '/v1/chat/completions',
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: 'Bearer sk-bench',
+            'x-portkey-provider': 'openai',
+            'x-portkey-custom-host': `${upstreamUrl}/v1`,
+          },
+          body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
+        });
+        await answer.body.text();
+        if (answer.statusCode === 200 && !exited) return { child, port };
+      } catch {
+        // not listening yet
+      }
+      if (exited) return undefined;
+      if (performance.now() > deadline) throw new Error('portkey did not start within 30 s');
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    if (performance.now() > deadline) throw new Error('portkey did not start within 30 s');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  } finally {
+    await probe.destroy();
   }
-  await probe.close();
-  return { child, port };
 }
 
 function buildPrompt(): { role: string; content: string }[] {
@@ -351,8 +480,12 @@ function buildPrompt(): { role: string; content: string }[] {
   ];
 }
 
-async function closedLoop(target: Target, connections: number, ms: number): Promise<number> {
-  const payload = body(false);
+async function closedLoop(
+  target: Target,
+  connections: number,
+  ms: number,
+): Promise<{ rps: number; done: number }> {
+  const payload = body(target, false);
   const end = performance.now() + ms;
   let done = 0;
   const worker = async () => {
@@ -370,11 +503,11 @@ async function closedLoop(target: Target, connections: number, ms: number): Prom
   };
   const started = performance.now();
   await Promise.all(Array.from({ length: connections }, worker));
-  return done / ((performance.now() - started) / 1000);
+  return { rps: done / ((performance.now() - started) / 1000), done };
 }
 
 async function serialMedian(target: Target, count: number): Promise<number> {
-  const payload = body(false);
+  const payload = body(target, false);
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
     const started = performance.now();
@@ -391,14 +524,14 @@ async function serialMedian(target: Target, count: number): Promise<number> {
 }
 
 async function ttftMedian(target: Target, count: number): Promise<number> {
-  const payload = body(true);
+  const payload = body(target, true, 16, 0);
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
     const started = performance.now();
     const answer = await target.pool.request({
       path: target.path,
       method: 'POST',
-      headers: { ...target.headers, 'x-bench-frames': '16', 'x-bench-interval-ms': '0' },
+      headers: target.headers,
       body: payload,
     });
     let first = true;
@@ -416,7 +549,7 @@ type Paced = { firstP99: number; gapP99: number; lost: number; reordered: number
 
 /** Opens `streams` paced streams (connects ramped over ~200 ms) and checks every frame. */
 async function pacedStreams(target: Target, streams: number, frames: number, intervalMs: number): Promise<Paced> {
-  const payload = body(true);
+  const payload = body(target, true, frames, intervalMs);
   const firsts: number[] = [];
   const gaps: number[] = [];
   let lost = 0;
@@ -429,11 +562,7 @@ async function pacedStreams(target: Target, streams: number, frames: number, int
     const answer = await target.pool.request({
       path: target.path,
       method: 'POST',
-      headers: {
-        ...target.headers,
-        'x-bench-frames': String(frames),
-        'x-bench-interval-ms': String(intervalMs),
-      },
+      headers: target.headers,
       body: payload,
     });
     let text = '';
@@ -452,8 +581,10 @@ async function pacedStreams(target: Target, streams: number, frames: number, int
       last = now;
       text += (chunk as Buffer).toString('utf8');
     }
-    // Check the frames: numbered, in order, content as the upstream wrote it.
-    const events = text.split('\n\n').filter((event) => event.startsWith('data: {'));
+    // Check the frames: numbered, in order, content as the upstream wrote it. A re-serialising proxy may end its
+    // lines with CR LF; the content comparison does not depend on that.
+    const normalised = target.byteIdentical ? text : text.replace(/\r\n/g, '\n');
+    const events = normalised.split('\n\n').filter((event) => event.startsWith('data: {'));
     let id: string | undefined;
     for (const event of events) {
       let parsed: { id?: string; choices?: { delta?: { content?: string } }[] };
@@ -489,9 +620,14 @@ async function pacedStreams(target: Target, streams: number, frames: number, int
   };
 }
 
-async function holdStreams<T>(target: Target, streams: number, measure: () => Promise<T>): Promise<T> {
-  const payload = body(true);
-  const frames = 200;
+/** Opens `streams` slow streams (ramped over 1 s), measures once they are all open, then aborts them. */
+async function holdStreams<T>(
+  target: Target,
+  streams: number,
+  measure: () => Promise<T>,
+): Promise<{ value: T; open: number }> {
+  // 600 frames × 50 ms: every stream outlives the ramp and the measurement by far.
+  const payload = body(target, true, 600, 50);
   let open = 0;
   const controllers: AbortController[] = [];
   const all = Array.from({ length: streams }, async (_, i) => {
@@ -502,39 +638,61 @@ async function holdStreams<T>(target: Target, streams: number, measure: () => Pr
       const answer = await target.pool.request({
         path: target.path,
         method: 'POST',
-        headers: { ...target.headers, 'x-bench-frames': String(frames), 'x-bench-interval-ms': '50' },
+        headers: target.headers,
         body: payload,
         signal: controller.signal,
       });
       open++;
-      for await (const _chunk of answer.body) {
-        // keep reading
+      try {
+        for await (const _chunk of answer.body) {
+          // keep reading
+        }
+      } finally {
+        open--;
       }
     } catch {
       // aborted below
     }
   });
-  const deadline = performance.now() + 15_000;
+  const deadline = performance.now() + 20_000;
   while (open < streams && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   await new Promise((resolve) => setTimeout(resolve, 500));
   const value = await measure();
+  const openAtMeasure = open;
   for (const controller of controllers) controller.abort();
   await Promise.allSettled(all);
   await new Promise((resolve) => setTimeout(resolve, 500));
-  return value;
+  return { value, open: openAtMeasure };
 }
 
-async function rssOf(child: ChildProcess): Promise<number> {
+type Mem = { rss: number; heapUsed: number };
+
+async function rssOf(child: ChildProcess): Promise<Mem> {
   const id = Math.random();
   return await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no rss answer')), 10_000);
-    const onMessage = (message: { op: string; rss: number; id: number }) => {
+    const onMessage = (message: { op: string; rss: number; heapUsed: number; id: number }) => {
       if (message.op !== 'rss' || message.id !== id) return;
       clearTimeout(timer);
       child.off('message', onMessage);
-      resolve(message.rss);
+      resolve({ rss: message.rss, heapUsed: message.heapUsed });
     };
     child.on('message', onMessage);
     child.send({ op: 'rss', id });
+  });
+}
+
+async function cpuOf(child: ChildProcess): Promise<number> {
+  const id = Math.random();
+  return await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no cpu answer')), 10_000);
+    const onMessage = (message: { op: string; cpu: number; id: number }) => {
+      if (message.op !== 'cpu' || message.id !== id) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(message.cpu);
+    };
+    child.on('message', onMessage);
+    child.send({ op: 'cpu', id });
   });
 }

@@ -182,6 +182,8 @@ function toEvent(row: RawRow): SourceEvent {
 }
 
 function parseList(text: string): string[] {
+  // Most verdicts match nothing: skip the parser for the empty list.
+  if (text === '[]') return [];
   try {
     const value: unknown = JSON.parse(text);
     return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];

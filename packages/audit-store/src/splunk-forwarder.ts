@@ -341,7 +341,15 @@ export function createSplunkForwarder(options: SplunkForwarderOptions): SplunkFo
       }
     }
 
-    // 4. Read one batch and send it (without waiting while the pipeline has room).
+    // 4. The writer comes first: while its queue is more than half full, reading and serialising wait.
+    const writer = store.stats;
+    if (writer.queueDepth > writer.queueCapacity / 2) {
+      if (pending.length > 0) await settleHead();
+      else await sleep(o.pollMs);
+      return;
+    }
+
+    // 5. Read one batch and send it (without waiting while the pipeline has room).
     skipLag(maxId);
     dispatch(readBatch(maxId));
   }

@@ -209,6 +209,23 @@ describe('Splunk forwarder failures', () => {
     assert.equal(forwarder.stats.cursor, 0);
   });
 
+  it('leaves the event loop to the writer while its queue is more than half full', async (t) => {
+    const store = openStore(t, { queueSize: 10, batchMax: 100, flushIntervalMs: 60_000 });
+    const hec = await startFakeHec(t, { token: TOKEN });
+    await seed(store, 3);
+    // Eight records wait in a queue of ten: the writer is behind.
+    const queued = range(1, 8).map(() => store.enqueue(record()));
+    assert.equal(store.stats.queueDepth, 8);
+    const forwarder = forward(t, store, hec, { pollMs: 5 });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(hec.requests.length, 0, 'nothing read while the writer is behind');
+    assert.equal(forwarder.stats.queueDepth, 3);
+    await store.flush();
+    await Promise.all(queued);
+    await waitFor(() => forwarder.stats.cursor === 11, 'everything forwarded once the queue drained');
+    assert.deepEqual(sorted(hec.acceptedIds), range(1, 11));
+  });
+
   it('opens the circuit on a request-level 400 (wrong index) and skips nothing', async (t) => {
     const store = openStore(t);
     const hec = await startFakeHec(t, { token: TOKEN });
