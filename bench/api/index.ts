@@ -2,13 +2,14 @@
 //
 //   1. `defenseclaw-gateway status` wall time (spawn → exit) against a running daemon, with the floors that explain
 //      it: bare `node`, node + tsx's ESM hooks (what the bin used to register for every command), node + tsx's
-//      in-thread CommonJS hook, and `version` (the CLI without any I/O). Rounds interleave the variants.
+//      in-thread CommonJS hook (what it registers now), `version` (the CLI without any I/O), and `status` loaded
+//      the old way for the ratio. Rounds interleave the variants.
 //   2. `start` → healthy on a fresh home (`start --no-watchdog` wall time, then `stop`), and the daemon alone
 //      (`run` spawn → `/health` ready).
 //   3. `GET /alerts?limit=100` over a 1,000,000-event audit store (one verdict each; every 4th with an alert and a
 //      finding, half of those acknowledged), serial on one connection: the first page, deep pages (random
 //      cursors), each filter, and `/audit/events` for comparison.
-//   4. `POST /api/v1/inspect/tool` (~1 KB args, commit included): open loop at fixed offered rates over 64
+//   4. `POST /api/v1/inspect/tool` (~0.7 KB of exec args, commit included): open loop at fixed offered rates over 64
 //      connections (latency from each request's scheduled time), then a closed loop of 64 workers (throughput).
 //
 // Inspect rows split the time: `server` is the answer's own `elapsed_ms` (handler start → answer, commit included),
@@ -223,11 +224,12 @@ async function startPhase() {
     const home = await createHome(token);
     homes.push(home);
     const started = await timedCli(home, ['start', '--no-watchdog']);
+    // Stop whatever a failed start may have left behind before reporting it.
+    const stopped = await timedCli(home, ['stop']);
     if (started.code !== 0)
       throw new Error(`start exited ${started.code}: ${started.stdout}${started.stderr}`);
-    start.push(started.ms);
-    const stopped = await timedCli(home, ['stop']);
     if (stopped.code !== 0) throw new Error(`stop exited ${stopped.code}: ${stopped.stderr}`);
+    start.push(started.ms);
     stop.push(stopped.ms);
     // The daemon alone, on the same (now initialised) home.
     const daemon = await startDaemon(home, undefined);
@@ -292,7 +294,6 @@ async function alertsPhase(home: BenchHome, store: BuiltStore, daemon: Daemon) {
       'max (ms)',
       'daemon CPU/req (ms)',
       'daemon waiting for a CPU',
-      'client lag p99',
       'errors',
       'target',
     ],
@@ -352,7 +353,8 @@ async function inspectPhase(home: BenchHome, daemon: Daemon) {
       'p99.9',
       'max',
       'server p50 / p99',
-      'scan p50 / p99',
+      'of which scan p50 / p99',
+      'server − scan p99',
       'daemon CPU/req (ms)',
       'daemon waiting for a CPU',
       'client lag p99',
@@ -386,6 +388,7 @@ async function inspectPhase(home: BenchHome, daemon: Daemon) {
       fmt(Math.max(...r.latencies), 1),
       serverText(r),
       scanText(r),
+      fmt(percentile(outsideScan(r), 99), 2),
       fmt(cpuPerRequestMs, 3),
       percent(waitShare),
       fmt(lagP99, 1),
@@ -416,6 +419,7 @@ async function inspectPhase(home: BenchHome, daemon: Daemon) {
     fmt(Math.max(...closed.latencies), 1),
     serverText(closed),
     scanText(closed),
+    fmt(percentile(outsideScan(closed), 99), 2),
     fmt(closedCpu, 3),
     percent(closedWait),
     fmt(closedLag, 1),
@@ -433,7 +437,7 @@ function pool(port: number, connections: number): Pool {
   return new Pool(`http://127.0.0.1:${port}`, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
 }
 
-/** A benign exec call of ~1 KB, different on every request (no cache can answer it). */
+/** A benign exec call of ~0.7 KB, different on every request (no cache can answer it). */
 function inspectBody(i: number): string {
   return JSON.stringify({
     tool: 'exec',
@@ -490,6 +494,11 @@ function load(): string {
   return `load average ${loadavg()
     .map((n) => n.toFixed(2))
     .join(' ')} on ${availableParallelism()} CPUs`;
+}
+
+/** Each answer's `elapsed_ms` minus its scan time: the commit wait, record building and the rest of the handler. */
+function outsideScan(r: LoadResult): number[] {
+  return r.serverMs.length === r.scanMs.length ? r.serverMs.map((ms, i) => ms - r.scanMs[i]!) : [];
 }
 
 function scanText(r: LoadResult): string {

@@ -8,7 +8,12 @@ net.Server.prototype.listen = function forceLoopback(...args) {
     const rest = args.slice(1).filter((arg) => arg !== undefined);
     return listen.call(this, args[0], '127.0.0.1', ...rest);
   }
-  if (args[0] !== null && typeof args[0] === 'object' && args[0].host === undefined && args[0].path === undefined) {
+  if (
+    args[0] !== null &&
+    typeof args[0] === 'object' &&
+    args[0].host === undefined &&
+    args[0].path === undefined
+  ) {
     return listen.call(this, { ...args[0], host: '127.0.0.1' }, ...args.slice(1));
   }
   return listen.apply(this, args);

@@ -44,7 +44,12 @@ async function listenOnSomePort(): Promise<{ proxy: ReturnType<typeof createGuar
       port: 20_000 + Math.floor(Math.random() * 30_000),
       mode: 'action',
       providers: {
-        bench: { base_url: `${upstream}/v1`, flavour: 'openai', allow_private: true, api_key_env: 'BENCH_UPSTREAM_KEY' },
+        bench: {
+          base_url: `${upstream}/v1`,
+          flavour: 'openai',
+          allow_private: true,
+          api_key_env: 'BENCH_UPSTREAM_KEY',
+        },
       },
       stream: { holdback_chars: holdback },
       forward_headers: ['x-bench-frames', 'x-bench-interval-ms', 'x-bench-chunk-chars'],

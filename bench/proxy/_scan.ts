@@ -52,7 +52,8 @@ export function measureStreamScan(
     settings.forEach((setting, i) => {
       t = performance.now();
       const alone = engine.streamScanner(ctx, { scanStepChars: setting.stepChars });
-      for (let at = 0; at < text.length; at += setting.deltaChars) alone.push(text.slice(at, at + setting.deltaChars));
+      for (let at = 0; at < text.length; at += setting.deltaChars)
+        alone.push(text.slice(at, at + setting.deltaChars));
       if (alone.finish().action !== 'allow') throw new Error('the bench text must not block');
       if (round > 0) scanner[i]!.push(performance.now() - t);
 
@@ -101,11 +102,14 @@ function buildText(chars: number): string {
 function toFrames(text: string, deltaChars: number): Uint8Array[] {
   const frames: Uint8Array[] = [];
   const head = { id: 'chatcmpl-scan', object: 'chat.completion.chunk', created: 1, model: 'm' };
-  const frame = (choice: unknown) => Buffer.from(`data: ${JSON.stringify({ ...head, choices: [choice] })}\n\n`);
+  const frame = (choice: unknown) =>
+    Buffer.from(`data: ${JSON.stringify({ ...head, choices: [choice] })}\n\n`);
   frames.push(frame({ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }));
   for (let i = 0; i < text.length; i += deltaChars) {
     frames.push(frame({ index: 0, delta: { content: text.slice(i, i + deltaChars) }, finish_reason: null }));
   }
-  frames.push(Buffer.concat([frame({ index: 0, delta: {}, finish_reason: 'stop' }), Buffer.from('data: [DONE]\n\n')]));
+  frames.push(
+    Buffer.concat([frame({ index: 0, delta: {}, finish_reason: 'stop' }), Buffer.from('data: [DONE]\n\n')]),
+  );
   return frames;
 }

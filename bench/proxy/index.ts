@@ -37,7 +37,8 @@ const MEM_MIN_STREAMS = 500;
 const MEM_STREAMS = Math.max(MEM_MIN_STREAMS, Number(process.env.BENCH_MEM_STREAMS ?? 1000));
 const DEADLINE_S = Number(process.env.BENCH_DEADLINE_S ?? 1800);
 const WITH_PORTKEY = process.env.BENCH_PORTKEY !== '0';
-const PORTKEY_DIR = process.env.BENCH_PORTKEY_DIR ?? join(homedir(), '.cache', 'defenseclaw-bench', 'portkey');
+const PORTKEY_DIR =
+  process.env.BENCH_PORTKEY_DIR ?? join(homedir(), '.cache', 'defenseclaw-bench', 'portkey');
 const PORTKEY_VERSION = '1.15.2';
 const PORTKEY_LOG = join(tmpdir(), 'dc-bench-portkey.log');
 const HERE = new URL('.', import.meta.url).pathname;
@@ -64,7 +65,8 @@ type Target = {
 
 const children: ChildProcess[] = [];
 const cleanup = () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 };
 process.on('exit', cleanup);
 process.on('SIGINT', () => {
@@ -292,7 +294,18 @@ const scan = measureStreamScan([
   { deltaChars: 64, stepChars: 2048, holdbackChars: 256 },
 ]);
 const scanTable: string[][] = [
-  ['delta chars', 'scan step', 'overlap', 'H', 'frames', 'scanner ms', 'ratio', 'guard ms', 'ratio', 'scannedChars/n'],
+  [
+    'delta chars',
+    'scan step',
+    'overlap',
+    'H',
+    'frames',
+    'scanner ms',
+    'ratio',
+    'guard ms',
+    'ratio',
+    'scannedChars/n',
+  ],
   ['(evaluate once)', '', '', '', '', fmt(scan.onceMs, 1), '1.00', '', '', ''],
 ];
 for (const r of scan.rows) {
@@ -323,7 +336,10 @@ const results = {
 };
 const out = join(HERE, '..', 'results');
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, `proxy-${new Date().toISOString().slice(0, 10)}.json`), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(
+  join(out, `proxy-${new Date().toISOString().slice(0, 10)}.json`),
+  `${JSON.stringify(results, null, 2)}\n`,
+);
 await Promise.race([
   Promise.allSettled(targets.map((t) => t.pool.destroy())),
   new Promise((resolve) => setTimeout(resolve, 2000)),
@@ -545,10 +561,22 @@ async function ttftMedian(target: Target, count: number): Promise<number> {
   return median(samples);
 }
 
-type Paced = { firstP99: number; gapP99: number; lost: number; reordered: number; altered: number; stalls: number };
+type Paced = {
+  firstP99: number;
+  gapP99: number;
+  lost: number;
+  reordered: number;
+  altered: number;
+  stalls: number;
+};
 
 /** Opens `streams` paced streams (connects ramped over ~200 ms) and checks every frame. */
-async function pacedStreams(target: Target, streams: number, frames: number, intervalMs: number): Promise<Paced> {
+async function pacedStreams(
+  target: Target,
+  streams: number,
+  frames: number,
+  intervalMs: number,
+): Promise<Paced> {
   const payload = body(target, true, frames, intervalMs);
   const firsts: number[] = [];
   const gaps: number[] = [];
@@ -655,7 +683,8 @@ async function holdStreams<T>(
     }
   });
   const deadline = performance.now() + 20_000;
-  while (open < streams && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (open < streams && performance.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
   await new Promise((resolve) => setTimeout(resolve, 500));
   const value = await measure();
   const openAtMeasure = open;

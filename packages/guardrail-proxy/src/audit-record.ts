@@ -84,24 +84,26 @@ export type AuditDraft = Omit<ProxyAuditRecord, 'latency_ms' | 'request_verdict'
   responseVerdict?: Verdict;
 };
 
+/** Draft-only fields that never reach the record. */
+const DRAFT_ONLY: ReadonlySet<string> = new Set([
+  'startedAt',
+  'upstreamStart',
+  'upstreamHeadersAt',
+  'upstreamEnd',
+  'scanRequestMs',
+  'scanResponseMs',
+  'requestVerdict',
+  'responseVerdict',
+]);
+
 /** Finishes a draft into the record (latencies rounded to 0.01 ms). */
 export function finishAuditRecord(draft: AuditDraft, endedAt: number): ProxyAuditRecord {
-  const {
-    startedAt,
-    upstreamStart,
-    upstreamHeadersAt,
-    upstreamEnd,
-    scanRequestMs,
-    scanResponseMs,
-    requestVerdict,
-    responseVerdict,
-    ...rest
-  } = draft;
+  const { startedAt, upstreamStart, upstreamHeadersAt, upstreamEnd } = draft;
   const total = endedAt - startedAt;
   const latency: ProxyAuditRecord['latency_ms'] = {
     total: round(total),
-    scan_request: round(scanRequestMs),
-    scan_response: round(scanResponseMs),
+    scan_request: round(draft.scanRequestMs),
+    scan_response: round(draft.scanResponseMs),
     overhead: round(total),
   };
   if (upstreamStart !== undefined) {
@@ -110,10 +112,16 @@ export function finishAuditRecord(draft: AuditDraft, endedAt: number): ProxyAudi
     latency.upstream_total = round(upTotal);
     latency.overhead = round(Math.max(0, total - upTotal));
   }
-  const record: ProxyAuditRecord = { ...rest, latency_ms: latency };
-  if (requestVerdict) record.request_verdict = toWire(requestVerdict);
-  if (responseVerdict) record.response_verdict = toWire(responseVerdict);
-  return record;
+  // A plain copy of the record's fields in the draft's order (object rest over a draft this size was slow).
+  const record = {} as Record<string, unknown>;
+  for (const key in draft) {
+    const value = (draft as Record<string, unknown>)[key];
+    if (value !== undefined && !DRAFT_ONLY.has(key)) record[key] = value;
+  }
+  record.latency_ms = latency;
+  if (draft.requestVerdict) record.request_verdict = toWire(draft.requestVerdict);
+  if (draft.responseVerdict) record.response_verdict = toWire(draft.responseVerdict);
+  return record as ProxyAuditRecord;
 }
 
 function round(ms: number): number {

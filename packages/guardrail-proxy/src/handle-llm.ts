@@ -256,7 +256,11 @@ class Run {
       limits.total_timeout_ms,
     );
     this.reply.onClientGone(() => ac.abort());
-    const active: OpenStream = { cut: () => ac.abort() };
+    const active: OpenStream = {
+      cut() {
+        ac.abort();
+      },
+    };
     state.active.add(active);
     try {
       draft.upstreamStart = performance.now();
@@ -326,7 +330,12 @@ class Run {
       if (cut) cut(`the stream exceeded its ${limits.stream_total_timeout_ms} ms total duration`);
       else ac.abort(new UpstreamTotalTimeout(limits.stream_total_timeout_ms));
     }, limits.stream_total_timeout_ms);
-    const open: OpenStream = { cut: (reason) => (cut ? cut(reason) : ac.abort()) };
+    const open: OpenStream = {
+      cut(reason) {
+        if (cut) cut(reason);
+        else ac.abort();
+      },
+    };
     state.openStreams.add(open);
     this.reply.onClientGone(() => ac.abort());
     try {
@@ -458,7 +467,7 @@ class Run {
     };
     const scanCtx: EvalContext = { ...ctx, lane: 'proxy_completion' };
     const rawScanner: StreamTextScanner = state.engine.streamScanner
-      ? state.engine.streamScanner(scanCtx)
+      ? state.engine.streamScanner(scanCtx, { scanStepChars: cfg.stream.scan_step_chars })
       : createFallbackScanner(state.engine, scanCtx, {
           stepChars: cfg.stream.scan_step_chars,
           overlapChars: cfg.stream.overlap_chars,
@@ -693,12 +702,12 @@ class Run {
   noteUpstream(provider: string, error: string | undefined): void {
     if (!provider) return;
     const prev = this.state.upstreams.get(provider) ?? { state: 'unknown' as const };
-    if (error === undefined)
-      this.state.upstreams.set(provider, {
-        state: 'ok',
-        last_ok_at: new Date(this.state.now()).toISOString(),
-      });
-    else {
+    if (error === undefined) {
+      // Health reads to the second; rendering a date per request was a measurable part of a request's cost.
+      const at = isoSecond(this.state.now());
+      if (prev.state !== 'ok' || prev.last_ok_at !== at)
+        this.state.upstreams.set(provider, { state: 'ok', last_ok_at: at });
+    } else {
       const next: { state: 'error'; last_ok_at?: string; last_error: string } = {
         state: 'error',
         last_error: error,
@@ -709,7 +718,8 @@ class Run {
   }
 
   failOpen(entry: { lane: string; reason: string }): void {
-    (this.draft.fail_open ??= []).push(entry);
+    if (this.draft.fail_open) this.draft.fail_open.push(entry);
+    else this.draft.fail_open = [entry];
     const key = `${entry.lane}:${entry.reason}`;
     this.state.counters.failOpen.set(key, (this.state.counters.failOpen.get(key) ?? 0) + 1);
   }
@@ -744,6 +754,19 @@ class Run {
       });
     }
   }
+}
+
+let isoSecondKey = Number.NaN;
+let isoSecondText = '';
+
+/** The ISO-8601 rendering of `ms` truncated to the second (cached: one `Date` per second, not per request). */
+function isoSecond(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecondKey) {
+    isoSecondKey = second;
+    isoSecondText = new Date(second * 1000).toISOString();
+  }
+  return isoSecondText;
 }
 
 function clientUser(format: WireFormat, body: RequestBody): string | undefined {

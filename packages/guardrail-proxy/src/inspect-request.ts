@@ -87,12 +87,11 @@ export async function inspectPrompt(
     const key = hashOf([genTag, contentHash]);
     const entry = state.seen.get(key);
     const cand: Candidate = { message: m, key, contentHash };
-    const acked = () => isAcknowledged(state.blockRefs, refsAfter[i + 1] ?? EMPTY, contentHash);
     if (!entry) {
-      if (action && acked()) toAck.push(cand);
+      if (action && isAcknowledged(state.blockRefs, refsAfter[i + 1] ?? EMPTY, contentHash)) toAck.push(cand);
       else toScan.push(cand);
     } else if (action && entry.rawAction === 'block' && !entry.acknowledged) {
-      if (acked()) toAck.push(cand);
+      if (isAcknowledged(state.blockRefs, refsAfter[i + 1] ?? EMPTY, contentHash)) toAck.push(cand);
       else toScan.push(cand); // re-enforcement: scanned again so the exact verdict blocks again
     } else cacheHits++;
   }

@@ -8,8 +8,11 @@ import type { ProposedToolCall, StreamTextScanner } from './stream/types.ts';
 export type ProxyEngine = Pick<PolicyEngine, 'evaluate' | 'generation'> & {
   /** Used for subjects over 1 MiB when present (same verdict, yields between windows). */
   evaluateYielding?: PolicyEngine['evaluateYielding'];
-  /** The incremental completion scanner (spec 30 §B6.4); a windowed fallback is used when absent. */
-  streamScanner?(ctx: EvalContext): StreamTextScanner;
+  /**
+   * The incremental completion scanner (spec 30 §B6.4), scanning every `scanStepChars` pending characters
+   * (`guardrail.stream.scan_step_chars`); a windowed fallback is used when absent.
+   */
+  streamScanner?(ctx: EvalContext, options?: { scanStepChars?: number }): StreamTextScanner;
 };
 
 /** A lane's scanner fail mode (`policy.fail_mode.<lane>`). */

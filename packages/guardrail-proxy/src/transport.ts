@@ -1,4 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { collectBody } from './_collect.ts';
 import type { HeaderRecord } from './headers.ts';
 
 // The client side of one exchange. Under @hono/node-server the handler reads the IncomingMessage and writes the
@@ -99,39 +100,12 @@ function nodeRequest(incoming: IncomingMessage): ClientRequest {
       if (Number.isFinite(declared) && declared > capBytes) {
         return Promise.resolve({ success: false, reason: 'too_large' });
       }
-      return new Promise<BodyReadResult>((resolve) => {
-        const chunks: Buffer[] = [];
-        let total = 0;
-        let settled = false;
-        const finish = (result: BodyReadResult) => {
-          if (settled) return;
-          settled = true;
-          incoming.off('data', onData);
-          incoming.off('end', onEnd);
-          incoming.off('error', onAbort);
-          incoming.off('close', onClose);
-          resolve(result);
-        };
-        const onData = (chunk: Buffer) => {
-          total += chunk.length;
-          if (total > capBytes) {
-            incoming.pause();
-            finish({ success: false, reason: 'too_large' });
-            return;
-          }
-          chunks.push(chunk);
-        };
-        const onEnd = () =>
-          finish({ success: true, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
-        const onAbort = () => finish({ success: false, reason: 'aborted' });
-        const onClose = () => {
-          if (!incoming.complete) onAbort();
-        };
-        incoming.on('data', onData);
-        incoming.on('end', onEnd);
-        incoming.on('error', onAbort);
-        incoming.on('close', onClose);
-      });
+      return collectBody(incoming, capBytes, 'pause', () => incoming.complete).then(
+        (r): BodyReadResult =>
+          r.kind === 'ok'
+            ? { success: true, bytes: r.bytes }
+            : { success: false, reason: r.kind === 'too_large' ? 'too_large' : 'aborted' },
+      );
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { LookupFunction } from 'node:net';
 import { Agent, type Dispatcher, request } from 'undici';
+import { collectBody } from './_collect.ts';
 import type { ProviderEntry } from './providers/registry.ts';
 import { createGuardedLookup } from './ssrf.ts';
 
@@ -187,28 +188,20 @@ export function classifyUpstreamError(
 }
 
 /** Reads an upstream body up to `capBytes`; beyond it the body is destroyed and `too_large` returned. */
-export async function readUpstreamBody(
+export function readUpstreamBody(
   body: Dispatcher.ResponseData['body'],
   capBytes: number,
 ): Promise<
   { success: true; bytes: Buffer } | { success: false; reason: 'too_large' | 'error'; error?: unknown }
 > {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of body) {
-      const buf = chunk as Buffer;
-      total += buf.length;
-      if (total > capBytes) {
-        body.destroy();
-        return { success: false, reason: 'too_large' };
-      }
-      chunks.push(buf);
-    }
-  } catch (error) {
-    return { success: false, reason: 'error', error };
-  }
-  return { success: true, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) };
+  // Plain events rather than an async iterator: fewer promises and ticks per response.
+  return collectBody(body, capBytes, 'destroy').then((r) =>
+    r.kind === 'ok'
+      ? { success: true as const, bytes: r.bytes }
+      : r.kind === 'too_large'
+        ? { success: false as const, reason: 'too_large' as const }
+        : { success: false as const, reason: 'error' as const, error: r.error },
+  );
 }
 
 // --- internal ---

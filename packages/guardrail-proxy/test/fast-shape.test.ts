@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as v from 'valibot';
 import {
-  AnthropicEventSchema,
-  isAnthropicEvent,
-  parseAnthropicEvent,
-} from '../src/stream/adapter-anthropic.ts';
-import { ChatChunkSchema, isChatChunk, parseChatChunk } from '../src/stream/adapter-openai-chat.ts';
-import {
   ChatRequestSchema,
   FAST_SHAPES,
   MessagesRequestSchema,
   ResponsesRequestSchema,
 } from '../src/request-body.ts';
+import {
+  AnthropicEventSchema,
+  isAnthropicEvent,
+  parseAnthropicEvent,
+} from '../src/stream/adapter-anthropic.ts';
+import { ChatChunkSchema, isChatChunk, parseChatChunk } from '../src/stream/adapter-openai-chat.ts';
 import {
   isResponsesEvent,
   parseResponsesEvent,
@@ -119,9 +119,7 @@ const responses = obj({
   delta: field(s),
   text: field(s),
   arguments: field(s),
-  item: field(
-    obj({ type: field(s), id: field(s), call_id: field(s), name: field(s), arguments: field(s) }),
-  ),
+  item: field(obj({ type: field(s), id: field(s), call_id: field(s), name: field(s), arguments: field(s) })),
   part: field(obj({ type: field(s) })),
   response: field(obj({ usage: field(n) })),
 });

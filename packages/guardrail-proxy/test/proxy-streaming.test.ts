@@ -127,6 +127,27 @@ describe('streaming route', () => {
     assert.equal(res.body, frames.join(''));
   });
 
+  it('scans every guardrail.stream.scan_step_chars pending characters (a larger step scans less)', async (t) => {
+    const up = await startFakeUpstream(t);
+    const deltas = Array.from({ length: 40 }, (_, i) => `word${i} and some more text `);
+    up.handle((_req, res) => serveSse(res, chatSse(deltas)));
+    const scanned: number[] = [];
+    for (const step of [16, 1_000_000]) {
+      const { url, records } = await makeProxy(t, {
+        upstream: up,
+        config: { stream: { holdback_chars: 0, scan_step_chars: step } },
+      });
+      const res = await rawRequest(`${url}/v1/chat/completions`, { headers: authed(), body: streamChat() });
+      assert.equal(res.status, 200);
+      await waitFor(() => records.length === 1);
+      scanned.push(records[0]!.counts.scanned_chars!);
+    }
+    const text = deltas.join('').length;
+    // One scan at the end covers the text once; a scan every 16 characters re-reads the overlap each time.
+    assert.equal(scanned[1], text);
+    assert.ok(scanned[0]! > 2 * text, `step 16 scanned ${scanned[0]} chars of ${text}`);
+  });
+
   it('answers a blocked request with a native SSE block stream and no upstream call', async (t) => {
     const up = await startFakeUpstream(t);
     const { url, records } = await makeProxy(t, { upstream: up });

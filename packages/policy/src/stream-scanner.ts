@@ -145,7 +145,9 @@ function planOf(policy: PolicyInternal): Plan {
   const anchoredFactors = (rule: RuntimeRule, p: number): string[][] | undefined => {
     const matcher = rule.patterns[p]!;
     if (rule.anchors[p] === undefined || matcher.factors.length === 0) return undefined;
-    const out = matcher.factors.map((factor) => factor.map((l) => foldString(l.slice(0, ANCHOR_PREFIX_CHARS))));
+    const out = matcher.factors.map((factor) =>
+      factor.map((l) => foldString(l.slice(0, ANCHOR_PREFIX_CHARS))),
+    );
     return out.every((factor) => factor.length > 0 && factor.every((l) => l.length > 0)) ? out : undefined;
   };
   const strings = new Set<string>();
@@ -168,7 +170,8 @@ function planOf(policy: PolicyInternal): Plan {
       const folded = foldString(kw);
       if (folded.length === 0) continue;
       const id = idOf(folded);
-      const list = (keywordOf[id] ??= []);
+      const list = keywordOf[id] ?? [];
+      keywordOf[id] = list;
       if (!list.includes(r)) list.push(r);
     }
     return rule.patterns.map((_, p) => {
@@ -177,7 +180,9 @@ function planOf(policy: PolicyInternal): Plan {
       return Int32Array.from(fs, (factor) => {
         const slot = slots++;
         for (const l of factor) {
-          const list = (slotsOf[idOf(l)] ??= []);
+          const id = idOf(l);
+          const list = slotsOf[id] ?? [];
+          slotsOf[id] = list;
           if (!list.includes(slot)) list.push(slot);
         }
         return slot;

@@ -52,9 +52,7 @@ export const isAnthropicEvent = loose({
   type: str,
   index: opt(num),
   message: opt(loose({ usage: usageShape })),
-  content_block: opt(
-    loose({ type: str, id: opt(str), name: opt(str), text: opt(str), thinking: opt(str) }),
-  ),
+  content_block: opt(loose({ type: str, id: opt(str), name: opt(str), text: opt(str), thinking: opt(str) })),
   delta: opt(loose({ type: opt(str), text: opt(str), thinking: opt(str), partial_json: opt(str) })),
   usage: usageShape,
 });

@@ -57,9 +57,7 @@ export const isResponsesEvent = loose({
   delta: any,
   text: opt(str),
   arguments: opt(str),
-  item: opt(
-    loose({ type: str, id: opt(str), call_id: opt(str), name: opt(str), arguments: opt(str) }),
-  ),
+  item: opt(loose({ type: str, id: opt(str), call_id: opt(str), name: opt(str), arguments: opt(str) })),
   part: opt(loose({ type: str })),
   response: opt(loose({ usage: any })),
 });
