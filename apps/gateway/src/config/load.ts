@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { guardrailConfigIssues } from '@defenseclaw/guardrail-proxy';
+import { guardrailConfigIssues } from '@defenseclaw/guardrail-proxy/config';
 import * as v from 'valibot';
 import { isMap, LineCounter, parseDocument } from 'yaml';
 import { suggestPath } from './_did-you-mean.ts';

@@ -1,4 +1,4 @@
-import { GUARDRAIL_PROXY_CONFIG_ENTRIES } from '@defenseclaw/guardrail-proxy';
+import { GUARDRAIL_PROXY_CONFIG_ENTRIES } from '@defenseclaw/guardrail-proxy/config';
 import { LANES, PolicyConfigSchema, SEVERITIES } from '@defenseclaw/policy';
 import * as v from 'valibot';
 import {
