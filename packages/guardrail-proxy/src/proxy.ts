@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import type { LookupFunction } from 'node:net';
-import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { ProxyState, UpstreamHealth } from './_state.ts';
 import type { ProxyAuditRecord } from './audit-record.ts';
@@ -10,7 +9,7 @@ import { GuardrailProxyError } from './errors.ts';
 import type { ProxyEngine, ProxyFailModes } from './judge.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { createProviderRegistry, type ProviderView, providerViews } from './providers/registry.ts';
-import { createProxyApp, type ProxyAppEnv } from './routes.ts';
+import { createNodeListener, createProxyApp, type ProxyAppEnv } from './routes.ts';
 import { BLOCK_REF_CAPACITY, createTtlLru, DAY_MS } from './seen-cache.ts';
 import { createUpstreamPools } from './upstream.ts';
 
@@ -218,7 +217,7 @@ export function createGuardrailProxy(options: GuardrailProxyOptions): GuardrailP
         return Promise.reject(
           new GuardrailProxyError('INTERNAL', 'the guardrail proxy is already listening'),
         );
-      const listener = getRequestListener(app.fetch, { overrideGlobalObjects: false });
+      const listener = createNodeListener(state, app);
       const srv = createServer(
         { headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 },
         listener,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { describe, it } from 'node:test';
-import { authed, MASTER_KEY, makeProxy, startFakeUpstream } from './_helpers.ts';
+import { authed, MASTER_KEY, makeProxy, rawRequest, sendJson, startFakeUpstream } from './_helpers.ts';
 
 const BASE = 'http://127.0.0.1:4000';
 
@@ -253,5 +253,53 @@ describe('routes', () => {
       records.map((r) => r.outcome),
       ['ok', 'ok'],
     );
+  });
+});
+
+describe('the Node listener (LLM fast path and hono for the rest)', () => {
+  it('refuses a foreign Host and a non-localhost Origin on the LLM paths with 403 in the caller format', async (t) => {
+    const up = await startFakeUpstream(t);
+    const { url, port, records } = await makeProxy(t, { upstream: up });
+    const host = await rawRequest(`${url}/v1/chat/completions`, {
+      headers: authed({ host: `evil.example:${port}` }),
+      body: chatBody(),
+    });
+    assert.equal(host.status, 403);
+    assert.equal(JSON.parse(host.body).error.code, 'forbidden_host');
+    assert.ok(host.headers['x-defenseclaw-request-id']);
+    const origin = await rawRequest(`${url}/v1/messages`, {
+      headers: authed({ origin: 'https://evil.example' }),
+      body: chatBody('anthropic/c'),
+    });
+    assert.equal(origin.status, 403);
+    const body = JSON.parse(origin.body) as { type: string; error: { type: string } };
+    assert.equal(body.type, 'error');
+    // Refused before the pipeline: no upstream call, no audit record.
+    assert.equal(up.requests.length, 0);
+    assert.equal(records.length, 0);
+  });
+
+  it('serves an LLM path with a query string through the pipeline, and other methods and paths through hono', async (t) => {
+    const up = await startFakeUpstream(t);
+    up.handle((_req, res) =>
+      sendJson(res, 200, { id: 'chatcmpl-q', object: 'chat.completion', choices: [] }),
+    );
+    const { url, records } = await makeProxy(t, { upstream: up });
+    const query = await rawRequest(`${url}/v1/chat/completions?api-version=1`, {
+      headers: authed(),
+      body: chatBody(),
+    });
+    assert.equal(query.status, 200);
+    assert.equal(records.length, 1);
+    const wrongMethod = await rawRequest(`${url}/v1/chat/completions`, { method: 'GET', headers: authed() });
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.headers.allow, 'POST');
+    const unknown = await rawRequest(`${url}/v1/chat/completions/extra`, {
+      headers: authed(),
+      body: chatBody(),
+    });
+    assert.equal(unknown.status, 404);
+    const health = await rawRequest(`${url}/health`, { method: 'GET' });
+    assert.equal(health.status, 200);
   });
 });
