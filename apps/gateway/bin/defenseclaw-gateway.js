@@ -7,7 +7,15 @@
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
+// On a transform-cache miss esbuild would otherwise start its service in a worker thread that keeps an
+// `esbuild --service` child, carrying our identity markers, for the life of the process (the daemon's included).
+// Without worker threads each miss runs one short-lived esbuild instead, and a warm cache runs none. esbuild reads
+// the variable when tsx loads it; it is put back so that nothing we spawn inherits it.
+const workerThreads = process.env.ESBUILD_WORKER_THREADS;
+process.env.ESBUILD_WORKER_THREADS = '0';
 require('tsx/cjs/api').register();
+if (workerThreads === undefined) delete process.env.ESBUILD_WORKER_THREADS;
+else process.env.ESBUILD_WORKER_THREADS = workerThreads;
 const { runCli } = require('../src/main.ts');
 const code = await runCli(process.argv.slice(2));
 process.exitCode = code;

@@ -114,8 +114,10 @@ const ANCHOR_PREFIX_CHARS = 8;
  */
 type Plan = {
   rules: RuntimeRule[];
-  /** Per scanned rule, per pattern: one slot per necessary factor (undefined: the pattern always runs). */
-  factors: (Int32Array | undefined)[][];
+  /** Every pattern of the scanned rules, rule by rule (per-stream state is one `next` position each). */
+  pats: PlanPat[];
+  /** Per scanned rule: its patterns are `pats[patFrom[r], patFrom[r + 1])`. */
+  patFrom: Int32Array;
   /** Per local literal: the scanned rules (positions in `rules`) it is a prefilter keyword of. */
   keywordOf: (number[] | undefined)[];
   /** Per local literal: the factor slots it is an alternative of. */
@@ -124,6 +126,17 @@ type Plan = {
   index: LiteralIndex | undefined;
   /** Characters re-read before new text so a literal spanning the boundary is found (longest literal − 1). */
   lookback: number;
+  whole: boolean;
+};
+
+/** One pattern of a scanned rule. */
+type PlanPat = {
+  /** The rule's position in `Plan.rules`. */
+  rule: number;
+  matcher: Matcher;
+  /** One slot per necessary factor, or undefined (the pattern always runs). */
+  anchors: Int32Array | undefined;
+  /** Unbounded span: scanned once over the whole text at finish. */
   whole: boolean;
 };
 
@@ -165,7 +178,10 @@ function planOf(policy: PolicyInternal): Plan {
   let slots = 0;
   let longest = 0;
   for (const l of strings) if (l.length > longest) longest = l.length;
-  const factors = rules.map((rule, r) => {
+  const pats: PlanPat[] = [];
+  const patFrom = new Int32Array(rules.length + 1);
+  rules.forEach((rule, r) => {
+    patFrom[r] = pats.length;
     for (const kw of rule.info.prefilter ?? []) {
       const folded = foldString(kw);
       if (folded.length === 0) continue;
@@ -174,22 +190,36 @@ function planOf(policy: PolicyInternal): Plan {
       keywordOf[id] = list;
       if (!list.includes(r)) list.push(r);
     }
-    return rule.patterns.map((_, p) => {
+    rule.patterns.forEach((matcher, p) => {
       const fs = anchoredFactors(rule, p);
-      if (fs === undefined) return undefined;
-      return Int32Array.from(fs, (factor) => {
-        const slot = slots++;
-        for (const l of factor) {
-          const id = idOf(l);
-          const list = slotsOf[id] ?? [];
-          slotsOf[id] = list;
-          if (!list.includes(slot)) list.push(slot);
-        }
-        return slot;
-      });
+      const anchors =
+        fs === undefined
+          ? undefined
+          : Int32Array.from(fs, (factor) => {
+              const slot = slots++;
+              for (const l of factor) {
+                const id = idOf(l);
+                const list = slotsOf[id] ?? [];
+                slotsOf[id] = list;
+                if (!list.includes(slot)) list.push(slot);
+              }
+              return slot;
+            });
+      pats.push({ rule: r, matcher, anchors, whole: !Number.isFinite(matcher.maxUnits) });
     });
   });
-  plan = { rules, factors, keywordOf, slotsOf, slots, index, lookback: Math.max(0, longest - 1), whole };
+  patFrom[rules.length] = pats.length;
+  plan = {
+    rules,
+    pats,
+    patFrom,
+    keywordOf,
+    slotsOf,
+    slots,
+    index,
+    lookback: Math.max(0, longest - 1),
+    whole,
+  };
   plans.set(policy, plan);
   return plan;
 }
@@ -202,9 +232,8 @@ const NO_SPEC: Spec[] = [];
 /** The shared empty list of firing hits (replaced, never pushed to). */
 const NO_HITS: StreamHit[] = [];
 
+/** Per-stream state of one scanned rule. */
 type RuleState = {
-  rule: RuntimeRule;
-  pats: PatState[];
   done: boolean;
   count: number;
   distinct: Set<string> | undefined;
@@ -213,16 +242,6 @@ type RuleState = {
   spec: Spec[];
   /** A prefilter keyword of the rule has occurred in the text (or the rule has none / the prefilter is off). */
   keyword: boolean;
-};
-
-type PatState = {
-  matcher: Matcher;
-  /** Slots of its necessary literal factors, or undefined (always runs). */
-  anchors: Int32Array | undefined;
-  /** Unbounded span: scanned once over the whole text at finish. */
-  whole: boolean;
-  /** Next start position not yet settled (absolute). */
-  next: number;
 };
 
 class Scanner implements StreamTextScanner {
@@ -235,8 +254,10 @@ class Scanner implements StreamTextScanner {
   readonly #rules: RuleState[] = [];
   /** Per factor slot: the text length at the scan that last saw one of its literals (−1: never), see `#anchored`. */
   readonly #seen: Float64Array;
-  /** Scratch: rule and pattern states to run in this scan, in pairs. */
-  readonly #run: (RuleState | PatState)[] = [];
+  /** Per plan pattern: the next start position not yet settled (absolute). */
+  readonly #next: Float64Array;
+  /** Scratch: the plan patterns to run in this scan. */
+  readonly #run: number[] = [];
   /** Scratch: per matcher, its last exec in this scan (rules sharing a pattern share the scan). */
   readonly #memo = new Map<Matcher, [number, number, RegexMatch | null]>();
   /** Retained text: absolute [#base, #len). */
@@ -265,18 +286,9 @@ class Scanner implements StreamTextScanner {
     const plan = planOf(policy);
     this.#plan = plan;
     this.#seen = new Float64Array(plan.slots).fill(-1);
-    plan.rules.forEach((rule, r) => {
-      const pats = rule.patterns.map(
-        (matcher, p): PatState => ({
-          matcher,
-          anchors: this.#usePrefilter ? plan.factors[r]![p] : undefined,
-          whole: !Number.isFinite(matcher.maxUnits),
-          next: 0,
-        }),
-      );
+    this.#next = new Float64Array(plan.pats.length);
+    for (const rule of plan.rules) {
       this.#rules.push({
-        rule,
-        pats,
         done: false,
         count: 0,
         distinct: undefined,
@@ -284,7 +296,7 @@ class Scanner implements StreamTextScanner {
         spec: NO_SPEC,
         keyword: !this.#usePrefilter || !rule.hasPrefilter,
       });
-    });
+    }
     if (plan.whole) this.#parts = [];
   }
 
@@ -350,9 +362,12 @@ class Scanner implements StreamTextScanner {
 
   #windowStart(): number {
     let ws = this.#len;
-    for (const rs of this.#rules) {
-      if (rs.done) continue;
-      for (const ps of rs.pats) if (!ps.whole && ps.next < ws) ws = ps.next;
+    const pats = this.#plan.pats;
+    const next = this.#next;
+    const rules = this.#rules;
+    for (let i = 0; i < pats.length; i++) {
+      const pat = pats[i]!;
+      if (!pat.whole && next[i]! < ws && !rules[pat.rule]!.done) ws = next[i]!;
     }
     return ws;
   }
@@ -384,19 +399,21 @@ class Scanner implements StreamTextScanner {
     // Patterns whose anchors cannot lie in the window are settled without running; the rest run over a UTF-8 copy
     // of the window from the earliest unsettled start (plus context), made only when some pattern has to run.
     const run = this.#run;
+    const pats = this.#plan.pats;
+    const next = this.#next;
+    const rules = this.#rules;
+    const prefilter = this.#usePrefilter;
+    for (const rs of rules) if (rs.spec.length > 0) rs.spec = NO_SPEC;
     let from = L;
-    for (const rs of this.#rules) {
-      if (rs.spec.length > 0) rs.spec = NO_SPEC;
-      if (rs.done) continue;
-      for (const ps of rs.pats) {
-        if (ps.whole) continue;
-        if (ps.anchors && !this.#anchored(ps.anchors, ps.next)) {
-          ps.next = Math.max(ps.next, final ? L : L - this.#reach(ps.matcher, L));
-          continue;
-        }
-        run.push(rs, ps);
-        if (ps.next < from) from = ps.next;
+    for (let i = 0; i < pats.length; i++) {
+      const pat = pats[i]!;
+      if (pat.whole || rules[pat.rule]!.done) continue;
+      if (prefilter && pat.anchors && !this.#anchored(pat.anchors, next[i]!)) {
+        next[i] = Math.max(next[i]!, final ? L : L - this.#reach(pat.matcher, L));
+        continue;
       }
+      run.push(i);
+      if (next[i]! < from) from = next[i]!;
     }
     if (run.length === 0) return;
     let rel = Math.max(0, from - CONTEXT_CHARS - this.#base);
@@ -405,10 +422,9 @@ class Scanner implements StreamTextScanner {
     const st = new ScanText(rel === 0 ? this.#buf : this.#buf.slice(rel));
     const memo = this.#memo;
     memo.clear();
-    for (let i = 0; i < run.length; i += 2) {
-      const rs = run[i] as RuleState;
+    for (const i of run) {
       // A rule settles (`done`) as soon as it reaches its threshold: its other patterns need not run.
-      if (!rs.done) this.#runPattern(rs, run[i + 1] as PatState, st, base, L, final, memo);
+      if (!rules[pats[i]!.rule]!.done) this.#runPattern(i, st, base, L, final, memo);
     }
     run.length = 0;
   }
@@ -452,28 +468,31 @@ class Scanner implements StreamTextScanner {
     return (this.#lastAstral < at - matcher.maxSpan - 1 ? matcher.maxSpan : matcher.maxUnits) + 1;
   }
 
-  #settled(rs: RuleState, m: RegexMatch, L: number, matcher: Matcher): boolean {
+  #settled(rule: RuntimeRule, m: RegexMatch, L: number, matcher: Matcher): boolean {
     const span = (this.#lastAstral < m.start ? matcher.maxSpan : matcher.maxUnits) + 1;
     if (m.start + span > L) return false;
-    return rs.rule.excludes.length === 0 || m.end + EXCLUDE_CONTEXT <= L;
+    return rule.excludes.length === 0 || m.end + EXCLUDE_CONTEXT <= L;
   }
 
   #runPattern(
-    rs: RuleState,
-    ps: PatState,
+    i: number,
     st: ScanText,
     base: number,
     L: number,
     final: boolean,
     memo: Map<Matcher, [number, number, RegexMatch | null]>,
   ): void {
-    const rule = rs.rule;
-    let pos = ps.next;
+    const pat = this.#plan.pats[i]!;
+    const matcher = pat.matcher;
+    const rule = this.#plan.rules[pat.rule]!;
+    const rs = this.#rules[pat.rule]!;
+    const next = this.#next;
+    let pos = next[i]!;
     let speculative = false;
     while (pos < L) {
-      const rel = execMemo(memo, ps.matcher, st, pos - base, L - base);
+      const rel = execMemo(memo, matcher, st, pos - base, L - base);
       if (rel === null) {
-        if (!speculative) ps.next = Math.max(pos, final ? L : L - this.#reach(ps.matcher, L));
+        if (!speculative) next[i] = Math.max(pos, final ? L : L - this.#reach(matcher, L));
         return;
       }
       const m: RegexMatch = {
@@ -482,14 +501,14 @@ class Scanner implements StreamTextScanner {
         valueStart: rel.valueStart + base,
         valueEnd: rel.valueEnd + base,
       };
-      if (!speculative && !final && !this.#settled(rs, m, L, ps.matcher)) {
-        ps.next = Math.max(pos, Math.min(m.start, L - this.#reach(ps.matcher, L)));
+      if (!speculative && !final && !this.#settled(rule, m, L, matcher)) {
+        next[i] = Math.max(pos, Math.min(m.start, L - this.#reach(matcher, L)));
         speculative = true;
       }
       const ok = rel.end > rel.start && accept(st, rule, rel);
       if (!ok) {
         pos = m.start + (isHigh(st.text.charCodeAt(rel.start)) ? 2 : 1);
-        if (!speculative) ps.next = pos;
+        if (!speculative) next[i] = pos;
         continue;
       }
       const value = st.text.slice(rel.valueStart, rel.valueEnd);
@@ -508,13 +527,13 @@ class Scanner implements StreamTextScanner {
         rs.count = rs.distinct.size;
       }
       pos = m.end;
-      ps.next = pos;
+      next[i] = pos;
       if (rs.count >= rule.minMatches) {
         rs.done = true;
         return;
       }
     }
-    if (!speculative) ps.next = Math.max(ps.next, pos);
+    if (!speculative) next[i] = Math.max(next[i]!, pos);
   }
 
   /** Unbounded patterns: one pass over the whole text, as the one-shot scanner does. */
@@ -523,16 +542,14 @@ class Scanner implements StreamTextScanner {
     this.#parts = [text];
     const st = new ScanText(text);
     const memo = new Map<Matcher, [number, number, RegexMatch | null]>();
+    const pats = this.#plan.pats;
     let any = false;
-    for (const rs of this.#rules) {
-      if (rs.done) continue;
-      for (const ps of rs.pats) {
-        if (!ps.whole) continue;
-        any = true;
-        ps.next = 0;
-        this.#runPattern(rs, ps, st, 0, L, true, memo);
-        if (rs.done) break;
-      }
+    for (let i = 0; i < pats.length; i++) {
+      const pat = pats[i]!;
+      if (!pat.whole || this.#rules[pat.rule]!.done) continue;
+      any = true;
+      this.#next[i] = 0;
+      this.#runPattern(i, st, 0, L, true, memo);
     }
     if (any) this.#scanned += L;
   }
@@ -574,9 +591,11 @@ class Scanner implements StreamTextScanner {
   /** Recomputes the rules firing so far; the verdict is rebuilt only when they change. */
   #refreshFiring(): void {
     let firing: StreamHit[] = NO_HITS;
-    for (const rs of this.#rules) {
+    const rules = this.#plan.rules;
+    for (let r = 0; r < rules.length; r++) {
+      const rs = this.#rules[r]!;
       if (!rs.keyword) continue;
-      const min = rs.rule.minMatches;
+      const min = rules[r]!.minMatches;
       let hit: StreamHit | undefined;
       if (rs.best && rs.count >= min) hit = rs.best;
       else if (rs.spec.length > 0) {
