@@ -38,7 +38,12 @@ export const FAKE_LLM_SCENARIOS: Record<string, FakeLlmScenario> = {
 /** Is one running fake LLM: its `/v1` base URL, the model calls it answered, and `close()`. */
 export type FakeLlm = {
   baseUrl: string;
-  calls: { scenario: string | undefined; answered: string; body: unknown; headers: Record<string, unknown> }[];
+  calls: {
+    scenario: string | undefined;
+    answered: string;
+    body: unknown;
+    headers: Record<string, unknown>;
+  }[];
   close(): Promise<void>;
 };
 
