@@ -1,6 +1,6 @@
 // Our guardrail proxy for bench:proxy, as its own process (pinned to cpu1): the real default pack in action mode,
 // hold-back 0 (the TTFT row), and every request's audit record committed to a real audit store in a temp dir,
-// as the sidecar does.
+// as the sidecar does (BENCH_AUDIT=0 swaps in a no-op sink, to price the audit store when profiling).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,8 @@ const shutdown = async () => {
 };
 process.on('disconnect', () => void shutdown());
 process.on('SIGTERM', () => void shutdown());
+
+// --- internal ---
 
 async function listenOnSomePort(): Promise<{ proxy: ReturnType<typeof createGuardrailProxy>; port: number }> {
   for (let attempt = 0; ; attempt++) {

@@ -10,8 +10,9 @@
 // Rows: non-streaming throughput at 64 connections (closed loop), the proxy process's CPU time per request in that
 // loop (a load-independent price of a request, since other work on a shared machine moves req/s), and added median
 // latency at one connection; streaming added time to first chunk at 1 and 64 streams (hold-back 0); concurrent
-// paced streams (64 frames × 20 ms, connects ramped) with lost / reordered / altered frames, stalls and first-chunk
-// p99; memory per open stream (RSS delta after a forced GC ÷ streams, at least 500 streams so the delta is above RSS
+// paced streams (64 frames × 20 ms, connects ramped) with lost / reordered / altered frames, stalls (a gap over
+// 100 ms), first-chunk p99 and the proxy's worst event-loop delay meanwhile (a stall with a small loop delay happened
+// outside the proxy); memory per open stream (RSS delta after a forced GC ÷ streams, at least 500 streams so the delta is above RSS
 // noise); and the O(n) check: a 1 MiB streamed completion through the incremental scanner and through the whole
 // stream guard against the same text scanned once, for the spec's setting and a few others side by side.
 //
@@ -64,9 +65,18 @@ type Target = {
 };
 
 const children: ChildProcess[] = [];
+const running = () => children.filter((child) => child.exitCode === null && child.signalCode === null);
+/** Last resort (exit, deadline, ^C): kill what is left. */
 const cleanup = () => {
-  for (const child of children)
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of running()) child.kill('SIGKILL');
+};
+/** Normal end: SIGTERM lets our proxy close its audit store and remove its temp dir; SIGKILL after 3 s. */
+const stopChildren = async () => {
+  const left = running();
+  const exited = Promise.all(left.map((child) => new Promise((resolve) => child.once('exit', resolve))));
+  for (const child of left) child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
+  cleanup();
 };
 process.on('exit', cleanup);
 process.on('SIGINT', () => {
@@ -162,6 +172,8 @@ type Row = {
   reordered: number;
   altered: number;
   stalls: number;
+  /** The target's worst event-loop delay during the paced streams (ms), per round. */
+  loopMax: number[];
 };
 const rows = new Map<string, Row>(
   targets.map((t) => [
@@ -178,6 +190,7 @@ const rows = new Map<string, Row>(
       reordered: 0,
       altered: 0,
       stalls: 0,
+      loopMax: [],
     },
   ]),
 );
@@ -196,7 +209,9 @@ for (let round = 1; round <= ROUNDS; round++) {
     row.serial.push(await serialMedian(target, SERIAL));
     row.ttft.push(await ttftMedian(target, 100, 1));
     row.ttft64.push(await ttftMedian(target, 640, 64));
+    if (target.child) await ask(target.child, 'loop-reset');
     const paced = await pacedStreams(target, STREAMS, 64, 20);
+    if (target.child) row.loopMax.push((await ask<{ max: number }>(target.child, 'loop')).max);
     row.firstP99.push(paced.firstP99);
     row.gapP99.push(paced.gapP99);
     row.lost += paced.lost;
@@ -228,6 +243,7 @@ const table: string[][] = [
     'gap p99 (ms)',
     'lost/reord/altered',
     'stalls',
+    'proxy loop delay max (ms)',
   ],
 ];
 for (const target of targets) {
@@ -246,6 +262,7 @@ for (const target of targets) {
     fmt(median(row.gapP99), 1),
     `${row.lost}/${row.reordered}/${row.altered}`,
     String(row.stalls),
+    target.child ? fmt(Math.max(...row.loopMax), 0) : '',
   ]);
 }
 printTable('Non-streaming and streaming, medians over rounds', table);
@@ -350,7 +367,7 @@ await Promise.race([
   Promise.allSettled(targets.map((t) => t.pool.destroy())),
   new Promise((resolve) => setTimeout(resolve, 2000)),
 ]);
-cleanup();
+await stopChildren();
 process.exit(0);
 
 // --- internal ---
@@ -732,5 +749,21 @@ async function cpuOf(child: ChildProcess): Promise<number> {
     };
     child.on('message', onMessage);
     child.send({ op: 'cpu', id });
+  });
+}
+
+/** Sends `{op}` to a child (its hooks) and resolves with the answer carrying the same id. */
+async function ask<T = unknown>(child: ChildProcess, op: string): Promise<T> {
+  const id = Math.random();
+  return await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${op} answer`)), 10_000);
+    const onMessage = (message: { op: string; id: number }) => {
+      if (message.op !== op || message.id !== id) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(message as T);
+    };
+    child.on('message', onMessage);
+    child.send({ op, id });
   });
 }
