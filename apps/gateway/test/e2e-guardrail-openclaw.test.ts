@@ -6,23 +6,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createGatewayClient, deviceIdentityFromSeed, type GatewayClient } from '@defenseclaw/gateway-client';
 import Database from 'better-sqlite3';
 import { type AuditEvent, cellsContaining, eventPayload, listAuditEvents } from '../../../e2e/audit-db.ts';
-import { type FakeLlm, startFakeLlm } from '../../../e2e/fake-llm.ts';
-import { writeFixtureOpenClawConfig } from '../../../e2e/openclaw-config.ts';
-import {
-  createScratchDir,
-  e2eCacheDir,
-  getFreeLoopbackPort,
-  locateOpenClaw,
-  type OpenClawGateway,
-  type ScratchDir,
-  startOpenClawGateway,
-} from '../../../e2e/openclaw-harness.ts';
+import type { FakeLlm } from '../../../e2e/fake-llm.ts';
+import { getFreeLoopbackPort } from '../../../e2e/openclaw-harness.ts';
+import { type OpenClawStage, startOpenClawStage } from '../../../e2e/openclaw-stage.ts';
 import { SIDECAR_BIN, type SidecarProcess, sidecarEnv, startSidecar } from '../../../e2e/sidecar-process.ts';
 import { within } from '../../../e2e/wait.ts';
 import { plantWorkspace } from '../../../e2e/workspace-files.ts';
@@ -42,8 +34,7 @@ describe('the guardrail proxy in front of a real OpenClaw 2026.9.6 agent', { ski
   // Every chat/agent event per session, for the failure message.
   const trail: string[] = [];
   const approvalsRequested: string[] = [];
-  let scratch: ScratchDir | undefined;
-  let gateway: OpenClawGateway | undefined;
+  let stage: OpenClawStage | undefined;
   let llm: FakeLlm | undefined;
   let driver: GatewayClient | undefined;
   let sidecar: SidecarProcess | undefined;
@@ -124,34 +115,9 @@ describe('the guardrail proxy in front of a real OpenClaw 2026.9.6 agent', { ski
 
   before(
     async () => {
-      const located = locateOpenClaw();
-      if (!located.success) {
-        throw new Error(
-          `OpenClaw is not in the e2e cache ${e2eCacheDir()} (${located.reason}); run \`pnpm test:e2e\``,
-        );
-      }
-      llm = await startFakeLlm();
-      scratch = await createScratchDir();
-      port = await getFreeLoopbackPort();
+      stage = await startOpenClawStage({ token, prepareWorkspace: plantWorkspace });
+      ({ llm, port, configPath, dcHome } = stage);
       proxyPort = await getFreeLoopbackPort();
-      configPath = join(scratch.home, '.openclaw', 'openclaw.json');
-      const workspace = join(scratch.home, 'workspace');
-      plantWorkspace(workspace);
-      writeFixtureOpenClawConfig(configPath, {
-        port,
-        token,
-        workspace,
-        llmBaseUrl: llm.baseUrl,
-        logFile: join(scratch.tmp, 'openclaw.log'),
-      });
-      dcHome = join(scratch.root, 'defenseclaw');
-      mkdirSync(dcHome, { mode: 0o700 });
-      gateway = await startOpenClawGateway({
-        install: located.install,
-        scratch,
-        port,
-        args: ['gateway', 'run', '--port', String(port), '--bind', 'loopback'],
-      });
     },
     { timeout: 120_000 },
   );
@@ -160,9 +126,7 @@ describe('the guardrail proxy in front of a real OpenClaw 2026.9.6 agent', { ski
     async () => {
       await driver?.close().catch(() => {});
       await sidecar?.stop({ killAfterMs: 10_000 });
-      await gateway?.stop();
-      await llm?.close();
-      await scratch?.remove();
+      await stage?.close();
     },
     { timeout: 60_000 },
   );

@@ -4,7 +4,7 @@
 // DEFENSECLAW_E2E_OPENCLAW=1); otherwise it is skipped.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createGatewayClient, deviceIdentityFromSeed, type GatewayClient } from '@defenseclaw/gateway-client';
@@ -21,18 +21,9 @@ import {
   metaValue,
   type SqliteReader,
 } from '../../../e2e/audit-db.ts';
-import { type FakeLlm, startFakeLlm } from '../../../e2e/fake-llm.ts';
-import { writeFixtureOpenClawConfig } from '../../../e2e/openclaw-config.ts';
-import {
-  createScratchDir,
-  e2eCacheDir,
-  getFreeLoopbackPort,
-  isPortFree,
-  locateOpenClaw,
-  type OpenClawGateway,
-  type ScratchDir,
-  startOpenClawGateway,
-} from '../../../e2e/openclaw-harness.ts';
+import type { FakeLlm } from '../../../e2e/fake-llm.ts';
+import { getFreeLoopbackPort, isPortFree, type OpenClawGateway } from '../../../e2e/openclaw-harness.ts';
+import { type OpenClawStage, startOpenClawStage } from '../../../e2e/openclaw-stage.ts';
 import { type SidecarHealth, type SidecarProcess, startSidecar } from '../../../e2e/sidecar-process.ts';
 import { within } from '../../../e2e/wait.ts';
 import { INJECTION_PHRASE, PLANTED_SECRETS, plantWorkspace } from '../../../e2e/workspace-files.ts';
@@ -64,7 +55,7 @@ describe('the real sidecar judges a real OpenClaw 2026.9.6 agent run', { skip, t
   const normalizer = createNormalizer();
   const sidecars: SidecarProcess[] = [];
   const facts: { approvalIds: Partial<Record<keyof typeof SESSIONS, string>> } = { approvalIds: {} };
-  let scratch: ScratchDir | undefined;
+  let stage: OpenClawStage | undefined;
   let gateway: OpenClawGateway | undefined;
   let llm: FakeLlm | undefined;
   let driver: GatewayClient | undefined;
@@ -160,34 +151,8 @@ describe('the real sidecar judges a real OpenClaw 2026.9.6 agent run', { skip, t
 
   before(
     async () => {
-      const located = locateOpenClaw();
-      // Enabled but not installed is a failure, not a skip: CI must not pass without the real server.
-      if (!located.success) {
-        throw new Error(
-          `OpenClaw is not in the e2e cache ${e2eCacheDir()} (${located.reason}); run \`pnpm test:e2e\``,
-        );
-      }
-      llm = await startFakeLlm();
-      scratch = await createScratchDir();
-      port = await getFreeLoopbackPort();
-      configPath = join(scratch.home, '.openclaw', 'openclaw.json');
-      const workspace = join(scratch.home, 'workspace');
-      plantWorkspace(workspace);
-      writeFixtureOpenClawConfig(configPath, {
-        port,
-        token,
-        workspace,
-        llmBaseUrl: llm.baseUrl,
-        logFile: join(scratch.tmp, 'openclaw.log'),
-      });
-      dcHome = join(scratch.root, 'defenseclaw');
-      mkdirSync(dcHome, { mode: 0o700 });
-      gateway = await startOpenClawGateway({
-        install: located.install,
-        scratch,
-        port,
-        args: ['gateway', 'run', '--port', String(port), '--bind', 'loopback'],
-      });
+      stage = await startOpenClawStage({ token, prepareWorkspace: plantWorkspace });
+      ({ llm, gateway, port, configPath, dcHome } = stage);
     },
     { timeout: 120_000 },
   );
@@ -196,14 +161,7 @@ describe('the real sidecar judges a real OpenClaw 2026.9.6 agent run', { skip, t
     async () => {
       await driver?.close().catch(() => {});
       for (const running of sidecars) await running.stop({ killAfterMs: 10_000 });
-      await gateway?.stop();
-      await llm?.close();
-      const removed = await scratch?.remove();
-      if (removed !== undefined && removed.removedShared.length > 0) {
-        process.stderr.write(
-          `e2e: removed what OpenClaw left outside its TMPDIR: ${removed.removedShared.join(', ')}\n`,
-        );
-      }
+      await stage?.close();
     },
     { timeout: 60_000 },
   );

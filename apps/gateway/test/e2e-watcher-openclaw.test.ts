@@ -18,17 +18,8 @@ import {
   listAuditEvents,
   type SqliteReader,
 } from '../../../e2e/audit-db.ts';
-import { type FakeLlm, startFakeLlm } from '../../../e2e/fake-llm.ts';
-import { writeFixtureOpenClawConfig } from '../../../e2e/openclaw-config.ts';
-import {
-  createScratchDir,
-  e2eCacheDir,
-  getFreeLoopbackPort,
-  locateOpenClaw,
-  type OpenClawGateway,
-  type ScratchDir,
-  startOpenClawGateway,
-} from '../../../e2e/openclaw-harness.ts';
+import { getFreeLoopbackPort, type ScratchDir } from '../../../e2e/openclaw-harness.ts';
+import { type OpenClawStage, startOpenClawStage } from '../../../e2e/openclaw-stage.ts';
 import { type SidecarProcess, startSidecar } from '../../../e2e/sidecar-process.ts';
 import { within } from '../../../e2e/wait.ts';
 
@@ -76,9 +67,8 @@ describe('the real sidecar disables malicious skills in a real OpenClaw 2026.9.6
   timeout: 600_000,
 }, () => {
   const token = `e2e-wt-${randomBytes(12).toString('hex')}`;
+  let stage: OpenClawStage | undefined;
   let scratch: ScratchDir | undefined;
-  let gateway: OpenClawGateway | undefined;
-  let llm: FakeLlm | undefined;
   let driver: GatewayClient | undefined;
   let sidecar: SidecarProcess | undefined;
   let port = 0;
@@ -153,34 +143,8 @@ describe('the real sidecar disables malicious skills in a real OpenClaw 2026.9.6
 
   before(
     async () => {
-      const located = locateOpenClaw();
-      // Enabled but not installed is a failure, not a skip: CI must not pass without the real server.
-      if (!located.success) {
-        throw new Error(
-          `OpenClaw is not in the e2e cache ${e2eCacheDir()} (${located.reason}); run \`pnpm test:e2e\``,
-        );
-      }
-      llm = await startFakeLlm();
-      scratch = await createScratchDir();
-      port = await getFreeLoopbackPort();
-      configPath = join(scratch.home, '.openclaw', 'openclaw.json');
-      const workspace = join(scratch.home, 'workspace');
-      mkdirSync(workspace, { recursive: true });
-      writeFixtureOpenClawConfig(configPath, {
-        port,
-        token,
-        workspace,
-        llmBaseUrl: llm.baseUrl,
-        logFile: join(scratch.tmp, 'openclaw.log'),
-      });
-      dcHome = join(scratch.root, 'defenseclaw');
-      mkdirSync(dcHome, { mode: 0o700 });
-      gateway = await startOpenClawGateway({
-        install: located.install,
-        scratch,
-        port,
-        args: ['gateway', 'run', '--port', String(port), '--bind', 'loopback'],
-      });
+      stage = await startOpenClawStage({ token });
+      ({ scratch, port, configPath, dcHome } = stage);
     },
     { timeout: 120_000 },
   );
@@ -189,14 +153,7 @@ describe('the real sidecar disables malicious skills in a real OpenClaw 2026.9.6
     async () => {
       await driver?.close().catch(() => {});
       await sidecar?.stop({ killAfterMs: 10_000 });
-      await gateway?.stop();
-      await llm?.close();
-      const removed = await scratch?.remove();
-      if (removed !== undefined && removed.removedShared.length > 0) {
-        process.stderr.write(
-          `e2e: removed what OpenClaw left outside its TMPDIR: ${removed.removedShared.join(', ')}\n`,
-        );
-      }
+      await stage?.close();
     },
     { timeout: 60_000 },
   );
