@@ -1,4 +1,6 @@
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { AuditStore, EventDetail } from '@defenseclaw/audit-store';
@@ -105,4 +107,60 @@ export async function committedEvents(
     timeoutMs,
     () => `${count} committed ${kind} event(s)`,
   );
+}
+
+/** A running fake OpenAI upstream (see `startToolCallUpstream`). */
+export type ToolCallUpstream = {
+  port: number;
+  /** The `authorization` header of every request, in order. */
+  authorizations: string[];
+  close(): Promise<void>;
+};
+
+/** Starts a fake OpenAI chat-completions upstream on 127.0.0.1 whose every answer proposes `exec {command}`. */
+export async function startToolCallUpstream(command: string): Promise<ToolCallUpstream> {
+  const authorizations: string[] = [];
+  const server = createServer((req, res) => {
+    authorizations.push(String(req.headers.authorization));
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'chatcmpl-up1',
+          object: 'chat.completion',
+          created: 1,
+          model: 'up-model',
+          choices: [
+            {
+              index: 0,
+              message: {
+                role: 'assistant',
+                content: null,
+                tool_calls: [
+                  {
+                    id: 'call_1',
+                    type: 'function',
+                    function: { name: 'exec', arguments: JSON.stringify({ command }) },
+                  },
+                ],
+              },
+              finish_reason: 'tool_calls',
+            },
+          ],
+          usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    authorizations,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
