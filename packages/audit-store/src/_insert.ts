@@ -201,7 +201,11 @@ function isUniqueViolation(err: unknown): boolean {
 }
 
 function pushEventOf(params: unknown[], record: PreparedRecord): void {
-  const p = record.event;
+  pushEvent(params, record.event);
+}
+
+// The column order of each table, written once: the multi-row statements and the row-by-row ones bind through these.
+function pushEvent(params: unknown[], p: PreparedRecord['event']): void {
   params.push(
     p.ts,
     p.kind,
@@ -223,7 +227,10 @@ function pushEventOf(params: unknown[], record: PreparedRecord): void {
 }
 
 function pushVerdictRow(params: unknown[], row: VerdictRow): void {
-  const p = row.params;
+  pushVerdict(params, row.params);
+}
+
+function pushVerdict(params: unknown[], p: VerdictRow['params']): void {
   params.push(
     p.eventId,
     p.ts,
@@ -265,7 +272,10 @@ function pushFinding(params: unknown[], p: FindingParams): void {
 }
 
 function pushAlertRow(params: unknown[], row: AlertRow): void {
-  const p = row.params;
+  pushAlert(params, row.params);
+}
+
+function pushAlert(params: unknown[], p: AlertRow['params']): void {
   params.push(
     p.ts,
     p.eventId,
@@ -381,88 +391,22 @@ function rawStatements(db: Database.Database): Statements {
   const alert = db.prepare(insertSql('alerts', ALERT_COLUMNS));
   return {
     event: (p) => {
-      const r = event.run(
-        p.ts,
-        p.kind,
-        p.source,
-        p.dedupeKey,
-        p.sessionKey,
-        p.runId,
-        p.agentId,
-        p.tool,
-        p.callId,
-        p.requestId,
-        p.connId,
-        p.seq,
-        p.summary,
-        p.payload,
-        p.payloadBytes,
-        p.payloadSha256,
-      );
+      const r = event.run(bound(pushEvent, p));
       return r.changes === 0 ? undefined : Number(r.lastInsertRowid);
     },
     eventIdByDedupe: (key) => byDedupe.get(key) as number | undefined,
-    verdict: (p) =>
-      Number(
-        verdict.run(
-          p.eventId,
-          p.ts,
-          p.lane,
-          p.action,
-          p.rawAction,
-          p.mode,
-          p.wouldBlock,
-          p.severity,
-          p.severityRank,
-          p.ruleIds,
-          p.reason,
-          p.profile,
-          p.generationId,
-          p.enforced,
-          p.enforcement,
-          p.scanMicros,
-          p.errorCode,
-        ).lastInsertRowid,
-      ),
+    verdict: (p) => Number(verdict.run(bound(pushVerdict, p)).lastInsertRowid),
     finding: (p) => {
-      finding.run(
-        p.verdictId,
-        p.ruleId,
-        p.category,
-        p.title,
-        p.severity,
-        p.severityRank,
-        p.confidence,
-        p.target,
-        p.basis,
-        p.detectionOnly,
-        p.snippet,
-        p.location,
-        p.fingerprint,
-        p.tags,
-      );
+      finding.run(bound(pushFinding, p));
     },
-    alert: (p) =>
-      Number(
-        alert.run(
-          p.ts,
-          p.eventId,
-          p.verdictId,
-          p.category,
-          p.severity,
-          p.severityRank,
-          p.title,
-          p.lane,
-          p.action,
-          p.rawAction,
-          p.mode,
-          p.enforced,
-          p.tool,
-          p.sessionKey,
-          p.ruleIds,
-        ).lastInsertRowid,
-      ),
+    alert: (p) => Number(alert.run(bound(pushAlert, p)).lastInsertRowid),
   };
+}
+
+function bound<T>(push: (params: unknown[], p: T) => void, p: T): unknown[] {
+  const params: unknown[] = [];
+  push(params, p);
+  return params;
 }
 
 function placeholders(columns: Record<string, string>): Record<string, ReturnType<typeof sql.placeholder>> {
