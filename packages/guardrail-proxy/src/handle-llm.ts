@@ -263,23 +263,8 @@ class Run {
     };
     state.active.add(active);
     try {
-      draft.upstreamStart = performance.now();
-      const call = await callUpstream(
-        {
-          url: upstreamUrl(resolved.provider, this.endpoint),
-          headers,
-          body,
-          agent: state.pools.agentFor(resolved.provider),
-          signal: ac.signal,
-          headersTimeoutMs: limits.first_byte_timeout_ms,
-          bodyTimeoutMs: limits.stream_idle_timeout_ms,
-        },
-        resolved.provider.name,
-      );
-      if (!call.success) return this.upstreamFailed(resolved.provider.name, call.failure);
-      const up = call.response;
-      draft.upstreamHeadersAt = performance.now();
-      draft.upstream_status = up.statusCode;
+      const up = await this.callProvider(resolved, headers, body, ac.signal, limits.first_byte_timeout_ms);
+      if (up === undefined) return;
       const read = await readUpstreamBody(up.body, limits.response_body_bytes);
       draft.upstreamEnd = performance.now();
       if (!read.success) {
@@ -339,23 +324,14 @@ class Run {
     state.openStreams.add(open);
     this.reply.onClientGone(() => ac.abort());
     try {
-      draft.upstreamStart = performance.now();
-      const call = await callUpstream(
-        {
-          url: upstreamUrl(resolved.provider, this.endpoint),
-          headers,
-          body,
-          agent: state.pools.agentFor(resolved.provider),
-          signal: ac.signal,
-          headersTimeoutMs: limits.stream_first_byte_timeout_ms,
-          bodyTimeoutMs: limits.stream_idle_timeout_ms,
-        },
-        resolved.provider.name,
+      const up = await this.callProvider(
+        resolved,
+        headers,
+        body,
+        ac.signal,
+        limits.stream_first_byte_timeout_ms,
       );
-      if (!call.success) return this.upstreamFailed(resolved.provider.name, call.failure);
-      const up = call.response;
-      draft.upstreamHeadersAt = performance.now();
-      draft.upstream_status = up.statusCode;
+      if (up === undefined) return;
       const contentType = String(headerValue(up.headers, 'content-type') ?? '');
       if (up.statusCode < 200 || up.statusCode >= 300 || !contentType.includes('text/event-stream')) {
         // A status before the stream starts is relayed as JSON; a 2xx JSON answer is judged like a non-stream one.
@@ -682,6 +658,37 @@ class Run {
           : this.draft.outcome === 'ok'
             ? 'rejected'
             : this.draft.outcome;
+  }
+
+  /** Calls the provider and records the upstream timings; undefined once a failure has been answered. */
+  async callProvider(
+    resolved: ResolvedModel,
+    headers: Record<string, string>,
+    body: Buffer,
+    signal: AbortSignal,
+    headersTimeoutMs: number,
+  ): Promise<Dispatcher.ResponseData | undefined> {
+    const { state, draft } = this;
+    draft.upstreamStart = performance.now();
+    const call = await callUpstream(
+      {
+        url: upstreamUrl(resolved.provider, this.endpoint),
+        headers,
+        body,
+        agent: state.pools.agentFor(resolved.provider),
+        signal,
+        headersTimeoutMs,
+        bodyTimeoutMs: state.config.limits.stream_idle_timeout_ms,
+      },
+      resolved.provider.name,
+    );
+    if (!call.success) {
+      this.upstreamFailed(resolved.provider.name, call.failure);
+      return undefined;
+    }
+    draft.upstreamHeadersAt = performance.now();
+    draft.upstream_status = call.response.statusCode;
+    return call.response;
   }
 
   upstreamFailed(provider: string, failure: UpstreamFailure): void {
